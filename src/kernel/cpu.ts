@@ -1,0 +1,43 @@
+// One emulated CPU: its id, the fix it runs under, and its trace ring.
+// The threaded drivers make one per worker; the explorer makes them all in one thread.
+
+import type { Memory } from "../memory/layout.js";
+import { CPU_A, CTL, TRACE } from "../memory/layout.js";
+import type { Fix } from "./fixes.js";
+
+export class Cpu {
+  readonly mem: Memory;
+  readonly id: number;
+  readonly fix: Fix;
+  /** record every step in the trace ring (with a global clock stamp) */
+  tracing: boolean;
+  traceHead = 0;
+  /** broadcasts this CPU has sent: rotates the skipped target of ipi-skip */
+  ipiBroadcasts = 0;
+
+  constructor(mem: Memory, id: number, fix: Fix, tracing = true) {
+    this.mem = mem;
+    this.id = id;
+    this.fix = fix;
+    this.tracing = tracing;
+  }
+
+  /** Stamp a step with the global clock and put it in this CPU's ring; returns the clock (-1 untraced). */
+  trace(step: number, region: number, index: number, frame: number, value: number): number {
+    const mem = this.mem;
+    const i32 = mem.i32;
+    Atomics.store(i32, mem.cpuA(this.id, CPU_A.lastStep), step);
+    if (!this.tracing) return -1;
+    const clock = Atomics.add(i32, CTL.clock, 1);
+    const slot = this.traceHead % mem.geo.traceRing;
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.clock), clock);
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.step), step);
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.region), region);
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.index), index);
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.frame), frame);
+    Atomics.store(i32, mem.trace(this.id, slot, TRACE.value), value);
+    this.traceHead++;
+    Atomics.store(i32, mem.cpuA(this.id, CPU_A.traceHead), this.traceHead);
+    return clock;
+  }
+}

@@ -1,0 +1,204 @@
+// GUP-fast, one step at a time (mm/gup.c about v6.1: lockless_pages_from_mm ->
+// gup_pgd_range -> gup_pmd_range -> gup_pte_range). Steps G0..G9 as in MODEL.md
+// section 2, then GU (unpin) once the caller is done with a page.
+
+import { PMD_TABLE, pmdId, pmdKind, ptePresent, pteFrame } from "../memory/layout.js";
+import type { Cpu } from "./cpu.js";
+import { GUP_PIN_COUNTING_BIAS, putFrame, tryGrab } from "./frames.js";
+import { irqOff, irqOn } from "./irq.js";
+import { DONE, STEP } from "./steps.js";
+
+/** How a walk ended (what lockless_pages_from_mm reports to its caller). */
+export const WALK = {
+  RUNNING: 0,
+  /** every page of the range returned */
+  PINNED: 1,
+  /** G6: pmd changed after the pin; ref dropped, stop */
+  BACKOFF_PMD: 2,
+  /** G7: pte changed after the pin; ref dropped, stop */
+  BACKOFF_PTE: 3,
+  /** G1: pmd is not a pte table (none or huge): slow path */
+  FALLBACK_PMD: 4,
+  /** G3: pte not present: slow path */
+  FALLBACK_PTE: 5,
+  /** G5: refcount was zero (page being freed): slow path */
+  FALLBACK_GRAB: 6,
+} as const;
+
+export interface GupWalk {
+  /** next step to run; DONE when the walk is over */
+  pc: number;
+  region: number;
+  /** pte index range [start, end) */
+  start: number;
+  end: number;
+  j: number;
+  /** G1's snapshot, by value */
+  pmd: number;
+  /** recheckPmdLive only: the pmd re-read just before the pin */
+  pmdLive: number;
+  table: number;
+  pte: number;
+  frame: number;
+  /** whether the current page's ref is held (between G5 and G8 or a back-off) */
+  grabbed: boolean;
+  /** pages returned (passed G7): frames and their pte indexes */
+  nr: number;
+  frames: Int32Array;
+  indexes: Int32Array;
+  result: number;
+  /** refcount added per pin: GUP_PIN_COUNTING_BIAS (FOLL_PIN) or 1 (FOLL_GET) */
+  bias: number;
+  /** global clock of G0 and G9, to cut the walk out of the trace */
+  startClock: number;
+  endClock: number;
+}
+
+export function newWalk(ptes: number): GupWalk {
+  return {
+    pc: DONE,
+    region: 0,
+    start: 0,
+    end: 0,
+    j: 0,
+    pmd: 0,
+    pmdLive: 0,
+    table: 0,
+    pte: 0,
+    frame: -1,
+    grabbed: false,
+    nr: 0,
+    frames: new Int32Array(ptes),
+    indexes: new Int32Array(ptes),
+    result: WALK.RUNNING,
+    bias: GUP_PIN_COUNTING_BIAS,
+    startClock: 0,
+    endClock: 0,
+  };
+}
+
+/** Arm a walk of pages [start, start + count) of region r. */
+export function startWalk(w: GupWalk, region: number, start: number, count: number): void {
+  w.pc = STEP.G0;
+  w.region = region;
+  w.start = start;
+  w.end = start + count;
+  w.j = start;
+  w.nr = 0;
+  w.frame = -1;
+  w.grabbed = false;
+  w.result = WALK.RUNNING;
+}
+
+/** The step after the pin (G5) or after G6 when G6 runs first. */
+function afterPin(cpu: Cpu): number {
+  const fix = cpu.fix;
+  if (fix.recheckPmd && !fix.recheckBeforePin) return STEP.G6;
+  return fix.recheckPte ? STEP.G7 : STEP.G8;
+}
+
+function backOff(cpu: Cpu, w: GupWalk, result: number): void {
+  if (w.grabbed) putFrame(cpu.mem, w.frame, w.bias);
+  w.grabbed = false;
+  w.result = result;
+  w.pc = STEP.G9;
+}
+
+/** Run the walk's next step. Returns the step that ran, or DONE. */
+export function gupFastStep(cpu: Cpu, w: GupWalk): number {
+  const mem = cpu.mem;
+  const step = w.pc;
+  switch (step) {
+    case STEP.G0:
+      irqOff(cpu);
+      w.startClock = cpu.trace(step, w.region, w.start, -1, 0);
+      w.pc = STEP.G1;
+      break;
+    case STEP.G1: {
+      w.pmd = mem.load(mem.pmd(w.region));
+      cpu.trace(step, w.region, w.start, -1, w.pmd);
+      if (pmdKind(w.pmd) !== PMD_TABLE) {
+        w.result = WALK.FALLBACK_PMD;
+        w.pc = STEP.G9;
+      } else w.pc = STEP.G2;
+      break;
+    }
+    case STEP.G2:
+      // The table comes from the snapshot, not from a re-read of *pmdp.
+      w.table = pmdId(w.pmd);
+      cpu.trace(step, w.region, w.j, -1, w.table);
+      w.pc = STEP.G3;
+      break;
+    case STEP.G3: {
+      w.pte = mem.load(mem.pte(w.table, w.j));
+      const present = ptePresent(w.pte);
+      w.frame = present ? pteFrame(w.pte) : -1;
+      cpu.trace(step, w.region, w.j, w.frame, w.pte);
+      if (!present) {
+        w.result = WALK.FALLBACK_PTE;
+        w.pc = STEP.G9;
+      } else w.pc = cpu.fix.recheckPmd && cpu.fix.recheckBeforePin ? STEP.G6 : STEP.G5;
+      break;
+    }
+    case STEP.G5: {
+      if (cpu.fix.recheckPmdLive) w.pmdLive = mem.load(mem.pmd(w.region));
+      const ok = tryGrab(mem, w.frame, w.bias);
+      cpu.trace(step, w.region, w.j, w.frame, ok ? 1 : 0);
+      if (!ok) {
+        w.result = WALK.FALLBACK_GRAB;
+        w.pc = STEP.G9;
+        break;
+      }
+      w.grabbed = true;
+      w.pc = afterPin(cpu);
+      break;
+    }
+    case STEP.G6: {
+      // Stops the collapse race (70cbc3cc78a9): if the pin landed after
+      // collapse's K6 checked this page, it also landed after K4 cleared the
+      // pmd, so the pmd no longer matches the snapshot and we back off.
+      const live = mem.load(mem.pmd(w.region));
+      const expected = cpu.fix.recheckPmdLive ? w.pmdLive : w.pmd;
+      cpu.trace(step, w.region, w.j, w.frame, live);
+      if (live !== expected) backOff(cpu, w, WALK.BACKOFF_PMD);
+      else if (cpu.fix.recheckBeforePin) w.pc = STEP.G5;
+      else w.pc = cpu.fix.recheckPte ? STEP.G7 : STEP.G8;
+      break;
+    }
+    case STEP.G7: {
+      // Stops zap/migration races: the pte must still map this page after the pin.
+      const live = mem.load(mem.pte(w.table, w.j));
+      cpu.trace(step, w.region, w.j, w.frame, live);
+      if (live !== w.pte) backOff(cpu, w, WALK.BACKOFF_PTE);
+      else w.pc = STEP.G8;
+      break;
+    }
+    case STEP.G8:
+      w.frames[w.nr] = w.frame;
+      w.indexes[w.nr] = w.j;
+      w.nr++;
+      w.grabbed = false;
+      cpu.trace(step, w.region, w.j, w.frame, w.nr);
+      w.j++;
+      if (w.j < w.end) w.pc = STEP.G3;
+      else {
+        w.result = WALK.PINNED;
+        w.pc = STEP.G9;
+      }
+      break;
+    case STEP.G9:
+      irqOn(cpu);
+      w.endClock = cpu.trace(step, w.region, w.j, -1, w.nr);
+      w.pc = DONE;
+      break;
+    default:
+      throw new Error(`gupFastStep: no step ${step}`);
+  }
+  return step;
+}
+
+/** GU: the caller is done with the k-th returned page: unpin_user_page. */
+export function unpinStep(cpu: Cpu, w: GupWalk, k: number): void {
+  putFrame(cpu.mem, w.frames[k], w.bias);
+  cpu.trace(STEP.GU, w.region, w.indexes[k], w.frames[k], 0);
+}

@@ -1,0 +1,286 @@
+// The one place that knows where things live in the shared page table.
+// Everything else asks a Memory for an index; nothing else computes offsets.
+//
+// Units: the Int32 view is indexed in 4-byte words, the BigInt64 view in
+// 8-byte words. A cache line is 64 bytes = 16 words; hot per-CPU words get
+// lines of their own so that CPUs do not false-share them.
+
+export const LINE_WORDS = 16;
+const LINE_BYTES = 64;
+
+/** Size of the model: fixed for one run, decided by the main thread. */
+export interface Geometry {
+  /** CPU 0 is collapse, CPUs 1..cpus-1 are GUP-fast. */
+  cpus: number;
+  /** PMD slots; each maps one PTE table of `ptes` small pages, or one huge page. */
+  regions: number;
+  /** PTEs per table (the kernel has 512; a few are enough to race). */
+  ptes: number;
+  /** Frames in the page allocator. */
+  frames: number;
+  /** Trace entries each CPU keeps (a ring). */
+  traceRing: number;
+}
+
+// ---- PMD and PTE encodings -------------------------------------------------
+// pmd = kind << 28 | gen << 20 | id. A table pmd names its PTE table (the
+// region's own) and a generation that changes on every re-population, so a
+// re-used table never gives a walker the same pmd value back. A huge pmd
+// names the huge frame.
+export const PMD_NONE = 0;
+export const PMD_TABLE = 1 << 28;
+export const PMD_HUGE = 2 << 28;
+const PMD_KIND_MASK = 3 << 28;
+const PMD_ID_MASK = 0xfffff;
+const PMD_GEN_MASK = 0xff;
+
+export const pmdKind = (pmd: number): number => pmd & PMD_KIND_MASK;
+export const pmdId = (pmd: number): number => pmd & PMD_ID_MASK;
+export const pmdGen = (pmd: number): number => (pmd >>> 20) & PMD_GEN_MASK;
+export const makeTablePmd = (table: number, gen: number): number =>
+  PMD_TABLE | ((gen & PMD_GEN_MASK) << 20) | table;
+export const makeHugePmd = (frame: number): number => PMD_HUGE | frame;
+/** Frame and table ids must fit the pmd id field. */
+export const MAX_PMD_ID = PMD_ID_MASK + 1;
+
+// pte = PRESENT | frame + 1 (so that frame 0 is still a non-zero pte).
+export const PTE_NONE = 0;
+export const PTE_PRESENT = 1 << 30;
+export const makePte = (frame: number): number => PTE_PRESENT | (frame + 1);
+export const ptePresent = (pte: number): boolean => (pte & PTE_PRESENT) !== 0;
+export const pteFrame = (pte: number): number => (pte & ~PTE_PRESENT) - 1;
+
+// ---- frame states ----------------------------------------------------------
+export const FRAME_FREE = 0;
+/** mapped by a PTE (small) or by a PMD (huge) */
+export const FRAME_MAPPED = 1;
+/** unmapped by collapse (K8) while someone still held a reference */
+export const FRAME_RELEASED = 2;
+/** allocated as a huge page, not yet installed (K1..K10) */
+export const FRAME_NEW_HUGE = 3;
+
+// ---- global control words (each on its own line) ------------------------------
+export const CTL = {
+  /** global step clock: Atomics.add per traced step gives a total order */
+  clock: 0,
+  /** 1 when every CPU must stop at its next check */
+  stop: 1 * LINE_WORDS,
+  /** first fault: kind (FAULT_*), cpu that noticed, peer it names, step */
+  faultKind: 2 * LINE_WORDS,
+  faultCpu: 2 * LINE_WORDS + 1,
+  faultPeer: 2 * LINE_WORDS + 2,
+  faultStep: 2 * LINE_WORDS + 3,
+  /** lockstep: round opened by CPU 0; round whose collapses are all done */
+  roundOpen: 3 * LINE_WORDS,
+  roundDone: 3 * LINE_WORDS + 1,
+  /** frame allocator cursor and generation counter (CPU 0 only) */
+  allocCursor: 4 * LINE_WORDS,
+  collapseSerial: 4 * LINE_WORDS + 1,
+  /** first race slot: 0 free, 1 taken; then its metadata */
+  firstRaceTaken: 5 * LINE_WORDS,
+  firstRaceCpu: 5 * LINE_WORDS + 1,
+  firstRaceRegion: 5 * LINE_WORDS + 2,
+  firstRaceIndex: 5 * LINE_WORDS + 3,
+  firstRaceFrame: 5 * LINE_WORDS + 4,
+  firstRaceEntries: 5 * LINE_WORDS + 5,
+  firstRaceConfirmed: 5 * LINE_WORDS + 6,
+  /** lockstep: 1 once CPU 0 will open no more rounds */
+  closed: 6 * LINE_WORDS,
+} as const;
+
+/** CTL.stop values: finish the round in hand, or leave at once (a fault). */
+export const STOP_GRACEFUL = 1;
+export const STOP_ABORT = 2;
+const CTL_LINES = 7;
+
+export const FAULT_NONE = 0;
+export const FAULT_STALL = 1;
+export const FAULT_CRASH = 2;
+export const FAULT_HARNESS = 3;
+
+// ---- per-CPU words -----------------------------------------------------------
+// Line A is written by its owner only; line B is written by other CPUs
+// (IPI requests, doorbell). Kept apart so that a sender's store does not
+// steal the line the owner writes on every step.
+export const CPU_A = {
+  /** odd while interrupts are off (a counter: a waiter can tell it re-entered) */
+  irq: 0,
+  ipiAck: 1,
+  lastStep: 2,
+  lastClock: 3,
+  /** 1 while blocked in Atomics.wait on the doorbell */
+  sleeping: 4,
+  traceHead: 5,
+  /** lockstep: last round this CPU finished grading and unpinning */
+  roundAck: 6,
+  /** 1 once the worker attached and started */
+  online: 7,
+  /** handler entries: IPIs taken */
+  ipiTaken: 8,
+} as const;
+export const CPU_B = {
+  ipiReq: 0,
+  ipiSender: 1,
+  doorbell: 2,
+} as const;
+const CPU_LINES = 2;
+
+// ---- per-region words (one line each) ----------------------------------------
+export const REGION = {
+  pmd: 0,
+  /** lockstep: the round in which this region's trial was last announced */
+  announce: 1,
+  gen: 2,
+  /** serial of the last collapse that committed here (K10) */
+  committed: 3,
+  /** serial of the collapse now running here, 0 if none */
+  collapsing: 4,
+} as const;
+
+// ---- frames ------------------------------------------------------------------
+export const FRAME = {
+  refcount: 0,
+  mapcount: 1,
+  state: 2,
+  /** region and pte index this frame was mapped at (small) or the region (huge) */
+  region: 3,
+  index: 4,
+  /** serial of the collapse that unmapped it at K8, 0 if none */
+  releasedBy: 5,
+  /** data words start here: 1 used by a small page, `ptes` by a huge page */
+  data: 8,
+} as const;
+
+// ---- trace entries -------------------------------------------------------------
+export const TRACE = { clock: 0, step: 1, region: 2, index: 3, frame: 4, value: 5 } as const;
+export const TRACE_WORDS = 6;
+export const FIRST_RACE_MAX_ENTRIES = 512;
+
+// ---- statistics counters (BigInt64, per CPU) -----------------------------------------
+export const STAT = {
+  iterations: 0,
+  gupCalls: 1,
+  pins: 2,
+  backoffPmd: 3,
+  backoffPte: 4,
+  fallbackPmd: 5,
+  fallbackPte: 6,
+  outcomePinned: 7,
+  races: 8,
+  confirmed: 9,
+  undeclared: 10,
+  collapseAttempted: 11,
+  collapseCommitted: 12,
+  collapseAbortedScan: 13,
+  collapseAbortedIsolate: 14,
+  ipiBroadcasts: 15,
+  ipiWaitNs: 16,
+  ipiTaken: 17,
+  resets: 18,
+  spuriousAborts: 19,
+  firstRaceUs: 20,
+  steps: 21,
+  gupNs: 22,
+  collapseNs: 23,
+  fallbackGrab: 24,
+  startUs: 25,
+  roundTrips: 26,
+} as const;
+export type StatName = keyof typeof STAT;
+export const STAT_COUNT = 32;
+const STAT_LINES = Math.ceil((STAT_COUNT * 8) / LINE_BYTES);
+
+/** Offsets of every area, in Int32 words (BigInt stats in 8-byte words). */
+export class Memory {
+  readonly geo: Geometry;
+  readonly sab: SharedArrayBuffer;
+  readonly i32: Int32Array;
+  readonly i64: BigInt64Array;
+  readonly frameWords: number;
+  readonly cpuBase: number;
+  readonly regionBase: number;
+  readonly tableBase: number;
+  readonly frameBase: number;
+  readonly traceBase: number;
+  readonly firstRaceBase: number;
+  /** in BigInt64 words */
+  readonly statBase64: number;
+
+  constructor(geo: Geometry, sab?: SharedArrayBuffer) {
+    this.geo = geo;
+    this.frameWords = roundUp(FRAME.data + geo.ptes, 4);
+    let w = CTL_LINES * LINE_WORDS;
+    this.cpuBase = w;
+    w += geo.cpus * CPU_LINES * LINE_WORDS;
+    this.regionBase = w;
+    w += geo.regions * LINE_WORDS;
+    this.tableBase = w;
+    w += roundUp(geo.regions * geo.ptes, LINE_WORDS);
+    this.frameBase = w;
+    w += roundUp(geo.frames * this.frameWords, LINE_WORDS);
+    this.traceBase = w;
+    w += roundUp(geo.cpus * geo.traceRing * TRACE_WORDS, LINE_WORDS);
+    this.firstRaceBase = w;
+    w += roundUp(FIRST_RACE_MAX_ENTRIES * (TRACE_WORDS + 2), LINE_WORDS);
+    this.statBase64 = w / 2;
+    w += geo.cpus * STAT_LINES * LINE_WORDS;
+    const bytes = w * 4;
+    this.sab = sab ?? new SharedArrayBuffer(bytes);
+    if (this.sab.byteLength < bytes) {
+      throw new Error(`shared memory is ${this.sab.byteLength} bytes, geometry needs ${bytes}`);
+    }
+    this.i32 = new Int32Array(this.sab);
+    this.i64 = new BigInt64Array(this.sab);
+  }
+
+  cpuA(cpu: number, field: number): number {
+    return this.cpuBase + cpu * CPU_LINES * LINE_WORDS + field;
+  }
+  cpuB(cpu: number, field: number): number {
+    return this.cpuBase + (cpu * CPU_LINES + 1) * LINE_WORDS + field;
+  }
+  region(r: number, field: number): number {
+    return this.regionBase + r * LINE_WORDS + field;
+  }
+  pmd(r: number): number {
+    return this.regionBase + r * LINE_WORDS;
+  }
+  /** The PTE table of region r (each region owns one table, re-populated with a new gen). */
+  pte(table: number, j: number): number {
+    return this.tableBase + table * this.geo.ptes + j;
+  }
+  frame(f: number, field: number): number {
+    return this.frameBase + f * this.frameWords + field;
+  }
+  frameData(f: number, j: number): number {
+    return this.frameBase + f * this.frameWords + FRAME.data + j;
+  }
+  trace(cpu: number, slot: number, field: number): number {
+    return this.traceBase + (cpu * this.geo.traceRing + slot) * TRACE_WORDS + field;
+  }
+  /** first race entry e: TRACE_WORDS fields, then cpu, then role */
+  firstRace(e: number, field: number): number {
+    return this.firstRaceBase + e * (TRACE_WORDS + 2) + field;
+  }
+  stat(cpu: number, s: number): number {
+    return this.statBase64 + cpu * STAT_LINES * (LINE_WORDS / 2) + s;
+  }
+
+  load(i: number): number {
+    return Atomics.load(this.i32, i);
+  }
+  store(i: number, v: number): void {
+    Atomics.store(this.i32, i, v);
+  }
+
+  /** Sum of one statistic over all CPUs. */
+  statTotal(s: number): number {
+    let t = 0n;
+    for (let c = 0; c < this.geo.cpus; c++) t += Atomics.load(this.i64, this.stat(c, s));
+    return Number(t);
+  }
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}

@@ -1,0 +1,402 @@
+// The main thread's side of a stress run: lay out the shared page table, start
+// one worker per CPU on a piscina pool, watch progress, time limits, faults
+// and Ctrl-C, and gather what the CPUs counted into one result.
+
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import { stepName, STEP_TEXT, type StepName } from "../kernel/steps.js";
+import {
+  CPU_A,
+  CTL,
+  FAULT_CRASH,
+  FAULT_NONE,
+  FAULT_STALL,
+  type Geometry,
+  Memory,
+  STAT,
+  STOP_ABORT,
+  TRACE,
+} from "../memory/layout.js";
+import { type Grade, OUTCOMES, SCENARIO, setupRegions } from "../scenarios/gup-vs-collapse.js";
+import { environment, type Environment } from "./environment.js";
+import type { RunConfig } from "./config.js";
+import { type CpuReport, type CpuTask, roleOf } from "./driver.js";
+import { raiseFault, requestStop } from "./wait.js";
+
+export interface TraceStep {
+  cpu: number;
+  role: "collapse" | "gup-fast";
+  step: string;
+  clock: number;
+  region: number;
+  index: number;
+  frame: number;
+  value: number;
+  text: string;
+}
+
+export interface FirstRace {
+  trace: TraceStep[];
+  frame: number;
+  region: number;
+  index: number;
+  cpu: number;
+  confirmed: boolean;
+}
+
+export interface StressResult {
+  scenario: string;
+  fix: string;
+  mode: string;
+  cpus: number;
+  seed: number;
+  regions: number;
+  ptes: number;
+  durationMs: number;
+  /** lockstep: region trials; freerun: GUP-fast calls graded */
+  iterations: number;
+  iterationsPerSec: number;
+  gupCalls: number;
+  pins: number;
+  backoffs: { pmd: number; pte: number };
+  fallbacks: number;
+  collapses: { attempted: number; committed: number; aborted: number };
+  ipi: { broadcasts: number; handlerEntries: number; waitUsTotal: number };
+  races: number;
+  confirmed: number;
+  racesPerMillion: number;
+  /** 95% upper bound on the race probability per iteration when none was seen (3/N) */
+  upperBound: number | null;
+  firstRaceMs: number | null;
+  outcomes: Record<string, { count: number; grade: Grade; text: string }>;
+  undeclared: string[];
+  firstRace: FirstRace | null;
+  /** milliseconds from the pool's creation until every CPU was online */
+  startupMs: number;
+  /** null for a run that ended normally, else why it ended early */
+  aborted: string | null;
+  /** SIGINT / SIGTERM when the user stopped the run */
+  interrupted: string | null;
+  faults: CpuFault[];
+  delays: RunConfig["delays"];
+  environment: Environment;
+}
+
+export interface CpuFault {
+  cpu: number;
+  role: string;
+  kind: "stall" | "crash";
+  message: string;
+  lastStep: string;
+  stack?: string;
+}
+
+export interface Progress {
+  elapsedMs: number;
+  iterations: number;
+  gupCalls: number;
+  races: number;
+}
+
+export interface StressHooks {
+  onProgress?: (p: Progress) => void;
+  progressEveryMs?: number;
+  /** aborting it stops the run gracefully (Ctrl-C) */
+  signal?: AbortSignal;
+}
+
+/** Where the compiled worker lives, whether we run from src/ (vitest) or dist/. */
+export function workerFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "package.json"))) break;
+    dir = dirname(dir);
+  }
+  const file = join(dir, "dist", "workers", "cpu.js");
+  if (!existsSync(file)) throw new Error(`${file} is missing: run 'npm run build' first`);
+  return file;
+}
+
+export function geometryFor(config: RunConfig): Geometry {
+  const gup = config.cpus - 1;
+  const held = config.mode === "freerun" ? config.holdPins + 2 : 2;
+  return {
+    cpus: config.cpus,
+    regions: config.regions,
+    ptes: config.ptes,
+    frames: config.regions * (config.ptes + 1) * 3 + gup * config.ptes * held + 64,
+    traceRing: config.trace ? 4096 : 16,
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runStress(config: RunConfig, hooks: StressHooks = {}): Promise<StressResult> {
+  const geo = geometryFor(config);
+  const mem = new Memory(geo);
+  setupRegions(mem);
+  const t0 = performance.now();
+  const pool = new Piscina({
+    filename: workerFile(),
+    minThreads: config.cpus,
+    maxThreads: config.cpus,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    concurrentTasksPerWorker: 1,
+  });
+  const spinLimit = config.cpus <= availableParallelism() ? 20_000 : 64;
+  const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
+  const tasks = Array.from({ length: config.cpus }, (_, cpu) => {
+    const task: CpuTask = { sab: mem.sab, geo, cpu, config, spinLimit };
+    return pool.run(task).then(
+      (r: CpuReport) => {
+        settled[cpu] = r;
+      },
+      (e: unknown) => {
+        settled[cpu] = e instanceof Error ? e : new Error(String(e));
+        raiseFault(mem, FAULT_CRASH, cpu, cpu, mem.load(mem.cpuA(cpu, CPU_A.lastStep)));
+      },
+    );
+  });
+  const all = Promise.all(tasks);
+  let allDone = false;
+  all.then(() => {
+    allDone = true;
+  });
+
+  let interrupted: string | null = null;
+  const onAbort = () => {
+    interrupted = String(hooks.signal?.reason ?? "SIGINT");
+    requestStop(mem);
+  };
+  hooks.signal?.addEventListener("abort", onAbort, { once: true });
+  if (hooks.signal?.aborted) onAbort();
+
+  let startedAt = 0;
+  let stopAskedAt = 0;
+  let lastProgress = 0;
+  const progressEvery = hooks.progressEveryMs ?? 250;
+  let hungCpus: number[] = [];
+  while (!allDone) {
+    await sleep(10);
+    const now = performance.now();
+    if (startedAt === 0 && allOnline(mem)) startedAt = now;
+    const elapsed = startedAt === 0 ? 0 : now - startedAt;
+    if (stopAskedAt === 0) {
+      const overTime = config.timeMs !== null && startedAt !== 0 && elapsed >= config.timeMs;
+      const overCount =
+        config.mode === "freerun" &&
+        config.iterations !== null &&
+        mem.statTotal(STAT.iterations) >= config.iterations;
+      if (overTime || overCount) requestStop(mem);
+      if (mem.load(CTL.stop) !== 0) stopAskedAt = now;
+    }
+    if (startedAt === 0 && now - t0 > config.stallMs + 10_000) {
+      raiseFault(mem, FAULT_STALL, -1, Math.max(0, firstOffline(mem)), 0);
+      stopAskedAt = stopAskedAt || now;
+    }
+    // A CPU that does not leave after a stop (or after a fault) within the bound is hung.
+    const grace = mem.load(CTL.faultKind) !== FAULT_NONE ? 2000 : config.stallMs + 1000;
+    if (stopAskedAt !== 0 && now - stopAskedAt > grace) {
+      hungCpus = settled.flatMap((s, c) => (s === undefined ? [c] : []));
+      if (mem.load(CTL.faultKind) === FAULT_NONE) {
+        raiseFault(mem, FAULT_STALL, -1, hungCpus[0] ?? 0, 0);
+      }
+      requestStop(mem, STOP_ABORT);
+      break;
+    }
+    if (hooks.onProgress && now - lastProgress >= progressEvery) {
+      lastProgress = now;
+      hooks.onProgress(progress(mem, elapsed));
+    }
+  }
+  const durationMs = startedAt === 0 ? 0 : performance.now() - startedAt;
+  hooks.signal?.removeEventListener("abort", onAbort);
+  if (allDone) await pool.destroy();
+  else await Promise.race([pool.destroy(), sleep(1000)]);
+
+  const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
+  const faults = collectFaults(mem, settled, hungCpus);
+  return buildResult(config, mem, {
+    durationMs,
+    startupMs: startedAt === 0 ? 0 : startedAt - t0,
+    reports,
+    faults,
+    interrupted,
+  });
+}
+
+function allOnline(mem: Memory): boolean {
+  return firstOffline(mem) < 0;
+}
+
+function firstOffline(mem: Memory): number {
+  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  return -1;
+}
+
+function progress(mem: Memory, elapsedMs: number): Progress {
+  return {
+    elapsedMs,
+    iterations: mem.statTotal(STAT.iterations),
+    gupCalls: mem.statTotal(STAT.gupCalls),
+    races: mem.statTotal(STAT.races),
+  };
+}
+
+function lastStepOf(mem: Memory, cpu: number): string {
+  const s = mem.load(mem.cpuA(cpu, CPU_A.lastStep));
+  return s === 0 ? "none" : stepName(s);
+}
+
+function collectFaults(
+  mem: Memory,
+  settled: (CpuReport | Error | undefined)[],
+  hung: number[],
+): CpuFault[] {
+  const faults: CpuFault[] = [];
+  settled.forEach((s, cpu) => {
+    if (s instanceof Error) {
+      faults.push({
+        cpu,
+        role: roleOf(cpu),
+        kind: "crash",
+        message: s.message,
+        lastStep: lastStepOf(mem, cpu),
+        stack: s.stack,
+      });
+    }
+  });
+  const kind = mem.load(CTL.faultKind);
+  if (kind === FAULT_STALL) {
+    const peer = mem.load(CTL.faultPeer);
+    const by = mem.load(CTL.faultCpu);
+    const irqOff = (mem.load(mem.cpuA(peer, CPU_A.irq)) & 1) === 1;
+    faults.push({
+      cpu: peer,
+      role: roleOf(peer),
+      kind: "stall",
+      message:
+        by >= 0
+          ? `CPU ${peer} (${roleOf(peer)}) did not answer CPU ${by} within the stall bound${irqOff ? " (interrupts off)" : ""}`
+          : `CPU ${peer} (${roleOf(peer)}) did not stop within the stall bound${irqOff ? " (interrupts off)" : ""}`,
+      lastStep: lastStepOf(mem, peer),
+    });
+  }
+  for (const cpu of hung) {
+    if (faults.some((f) => f.cpu === cpu)) continue;
+    faults.push({
+      cpu,
+      role: roleOf(cpu),
+      kind: "stall",
+      message: `CPU ${cpu} (${roleOf(cpu)}) never returned after the stop`,
+      lastStep: lastStepOf(mem, cpu),
+    });
+  }
+  return faults;
+}
+
+function readFirstRace(mem: Memory): FirstRace | null {
+  if (mem.load(CTL.firstRaceTaken) === 0) return null;
+  const n = mem.load(CTL.firstRaceEntries);
+  const trace: TraceStep[] = [];
+  for (let e = 0; e < n; e++) {
+    const f = (k: number) => mem.load(mem.firstRace(e, k));
+    const cpu = f(6);
+    const step = stepName(f(TRACE.step));
+    trace.push({
+      cpu,
+      role: roleOf(cpu),
+      step,
+      clock: f(TRACE.clock),
+      region: f(TRACE.region),
+      index: f(TRACE.index),
+      frame: f(TRACE.frame),
+      value: f(TRACE.value),
+      text: STEP_TEXT[step as StepName] ?? step,
+    });
+  }
+  return {
+    trace,
+    frame: mem.load(CTL.firstRaceFrame),
+    region: mem.load(CTL.firstRaceRegion),
+    index: mem.load(CTL.firstRaceIndex),
+    cpu: mem.load(CTL.firstRaceCpu),
+    confirmed: mem.load(CTL.firstRaceConfirmed) === 1,
+  };
+}
+
+interface Gathered {
+  durationMs: number;
+  startupMs: number;
+  reports: CpuReport[];
+  faults: CpuFault[];
+  interrupted: string | null;
+}
+
+function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult {
+  const total = (s: number) => mem.statTotal(s);
+  const iterations = total(STAT.iterations);
+  const races = total(STAT.races);
+  const outcomes: StressResult["outcomes"] = {};
+  for (const o of OUTCOMES)
+    outcomes[o.key] = { count: total(o.stat), grade: o.grade, text: o.text };
+  const firstRace = readFirstRace(mem);
+  const firstRaceUs = firstRace
+    ? Number(Atomics.load(mem.i64, mem.stat(firstRace.cpu, STAT.firstRaceUs)))
+    : 0;
+  const faultKind = mem.load(CTL.faultKind);
+  const aborted =
+    faultKind === FAULT_NONE
+      ? null
+      : g.faults.length > 0
+        ? g.faults.map((f) => `CPU ${f.cpu} (${f.role}) ${f.kind}: ${f.message}`).join("; ")
+        : "harness fault";
+  return {
+    scenario: SCENARIO,
+    fix: config.fix,
+    mode: config.mode,
+    cpus: config.cpus,
+    seed: config.seed,
+    regions: config.regions,
+    ptes: config.ptes,
+    durationMs: round(g.durationMs),
+    iterations,
+    iterationsPerSec: g.durationMs > 0 ? Math.round((iterations / g.durationMs) * 1000) : 0,
+    gupCalls: total(STAT.gupCalls),
+    pins: total(STAT.pins),
+    backoffs: { pmd: total(STAT.backoffPmd), pte: total(STAT.backoffPte) },
+    fallbacks: total(STAT.fallbackPmd) + total(STAT.fallbackPte) + total(STAT.fallbackGrab),
+    collapses: {
+      attempted: total(STAT.collapseAttempted),
+      committed: total(STAT.collapseCommitted),
+      aborted: total(STAT.collapseAbortedScan) + total(STAT.collapseAbortedIsolate),
+    },
+    ipi: {
+      broadcasts: total(STAT.ipiBroadcasts),
+      handlerEntries: total(STAT.ipiTaken),
+      waitUsTotal: round(total(STAT.ipiWaitNs) / 1000),
+    },
+    races,
+    confirmed: total(STAT.confirmed),
+    racesPerMillion: iterations > 0 ? round((races / iterations) * 1e6) : 0,
+    upperBound: races === 0 && iterations > 0 ? 3 / iterations : null,
+    firstRaceMs: firstRace ? round(firstRaceUs / 1000) : null,
+    outcomes,
+    undeclared: g.reports.flatMap((r) => r.undeclared),
+    firstRace,
+    startupMs: round(g.startupMs),
+    aborted,
+    interrupted: g.interrupted,
+    faults: g.faults,
+    delays: config.delays,
+    environment: environment(),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,119 @@
+// Every wait in the harness: spin briefly, then sleep on the CPU's doorbell
+// with a timeout. Pending IPIs are taken while waiting (interrupts are on
+// whenever a CPU waits). A wait that outlasts the stall bound names the CPU it
+// was waiting for and raises a harness fault instead of hanging.
+
+import { performance } from "node:perf_hooks";
+import type { Cpu } from "../kernel/cpu.js";
+import { ipiTake } from "../kernel/irq.js";
+import { stepName } from "../kernel/steps.js";
+import {
+  CPU_A,
+  CPU_B,
+  CTL,
+  FAULT_NONE,
+  FAULT_STALL,
+  STOP_ABORT,
+  STOP_GRACEFUL,
+} from "../memory/layout.js";
+import type { Memory } from "../memory/layout.js";
+
+/** How long one Atomics.wait may block before re-checking everything (ms). */
+const SLEEP_SLICE_MS = 5;
+
+export class Waiter {
+  readonly cpu: Cpu;
+  readonly mem: Memory;
+  readonly stallMs: number;
+  /** spins before the first sleep: long when every CPU has a core, short when oversubscribed */
+  readonly spinLimit: number;
+  /** IPI handler entries while waiting */
+  ipisTaken = 0;
+  /** what the stuck wait was for, once a stall was raised */
+  stalled: string | null = null;
+
+  constructor(cpu: Cpu, stallMs: number, spinLimit: number) {
+    this.cpu = cpu;
+    this.mem = cpu.mem;
+    this.stallMs = stallMs;
+    this.spinLimit = spinLimit;
+  }
+
+  /** A fault: leave at once. (A graceful stop is checked by the drivers at round boundaries.) */
+  stopRequested(): boolean {
+    return this.mem.load(CTL.stop) === STOP_ABORT;
+  }
+
+  /** Take pending IPIs (interrupts are on while waiting). */
+  serviceIpis(): void {
+    if (ipiTake(this.cpu)) this.ipisTaken++;
+  }
+
+  /**
+   * Wait until `ready()`; returns false if the run is stopping or this wait
+   * stalled (then the fault is recorded, naming `peer()`).
+   */
+  until(ready: () => boolean, peer: () => number, what: string): boolean {
+    const mem = this.mem;
+    for (let i = 0; i < this.spinLimit; i++) {
+      if (ready()) return true;
+      this.serviceIpis();
+      if ((i & 255) === 255 && this.stopRequested()) return false;
+    }
+    const t0 = performance.now();
+    const bell = mem.cpuB(this.cpu.id, CPU_B.doorbell);
+    const sleeping = mem.cpuA(this.cpu.id, CPU_A.sleeping);
+    for (;;) {
+      const seen = Atomics.load(mem.i32, bell);
+      Atomics.store(mem.i32, sleeping, 1);
+      this.serviceIpis();
+      if (ready()) {
+        Atomics.store(mem.i32, sleeping, 0);
+        return true;
+      }
+      if (this.stopRequested()) {
+        Atomics.store(mem.i32, sleeping, 0);
+        return false;
+      }
+      Atomics.wait(mem.i32, bell, seen, SLEEP_SLICE_MS);
+      Atomics.store(mem.i32, sleeping, 0);
+      if (ready()) return true;
+      if (performance.now() - t0 > this.stallMs) {
+        const p = peer();
+        this.stalled = what;
+        raiseFault(mem, FAULT_STALL, this.cpu.id, p, mem.load(mem.cpuA(p, CPU_A.lastStep)));
+        return false;
+      }
+    }
+  }
+}
+
+/** Record the first fault and stop every CPU. */
+export function raiseFault(
+  mem: Memory,
+  kind: number,
+  cpu: number,
+  peer: number,
+  step: number,
+): void {
+  if (Atomics.compareExchange(mem.i32, CTL.faultKind, FAULT_NONE, kind) === FAULT_NONE) {
+    mem.store(CTL.faultCpu, cpu);
+    mem.store(CTL.faultPeer, peer);
+    mem.store(CTL.faultStep, step);
+  }
+  requestStop(mem, STOP_ABORT);
+}
+
+/** Ask every CPU to stop (gracefully: at the end of the round in hand), and wake the sleeping ones. */
+export function requestStop(mem: Memory, how: number = STOP_GRACEFUL): void {
+  if (mem.load(CTL.stop) < how) mem.store(CTL.stop, how);
+  for (let c = 0; c < mem.geo.cpus; c++) {
+    const bell = mem.cpuB(c, CPU_B.doorbell);
+    Atomics.add(mem.i32, bell, 1);
+    Atomics.notify(mem.i32, bell);
+  }
+}
+
+export function describeStep(step: number): string {
+  return step === 0 ? "none yet" : stepName(step);
+}

@@ -1,0 +1,8 @@
+// One worker thread = one emulated CPU. Thin on purpose: attach to the shared
+// page table and run the role the task names; the logic lives in src/.
+
+import { type CpuReport, type CpuTask, runCpu } from "../src/run/driver.js";
+
+export default function cpu(task: CpuTask): CpuReport {
+  return runCpu(task);
+}
