@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// gupstress: the command line. Each command is a module with a function
+// (argv, io) -> exit code; this file only dispatches and wires signals.
+
+import { EXIT, stressCommand } from "./cli/stress-command.js";
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+  signal?: AbortSignal;
+}
+
+type Command = (argv: readonly string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = {
+  stress: { help: "catch the race on real threads; prove each fix closes it", run: async () => stressCommand },
+};
+
+function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.help}`);
+  return ["usage: gupstress <command> [flags]   (gupstress <command> --help for its flags)", "", ...rows].join("\n");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const io: Io = {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    isTTY: process.stderr.isTTY === true,
+  };
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "help") {
+    io.out(`${usage()}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    io.err(`gupstress: unknown command '${name}' (accepted: ${Object.keys(COMMANDS).join(", ")})\n`);
+    return EXIT.usage;
+  }
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint);
+    controller.abort(sig);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await (await cmd.run())(rest, { ...io, signal: controller.signal });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+if (invokedDirectly || process.env.GUPSTRESS_MAIN === "1") {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`gupstress: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.fault;
+    },
+  );
+}

@@ -1,0 +1,197 @@
+// gupstress stress: flags -> RunConfig -> runStress -> summary or JSON -> exit code.
+
+import { FIX_NAMES, RACY_FIXES } from "../kernel/fixes.js";
+import { formatMatrix, formatSummary } from "../report/text.js";
+import { DEFAULT_DELAYS, type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/config.js";
+import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
+import { parseFault } from "../run/faults.js";
+import { type Progress, runStress, type StressResult } from "../run/stress.js";
+import { type FlagSpec, flagHelp, parseFlags, UsageError } from "./args.js";
+
+export const EXIT = { ok: 0, mismatch: 1, usage: 2, fault: 3, sigint: 130, sigterm: 143 } as const;
+
+export const STRESS_FLAGS: FlagSpec[] = [
+  {
+    name: "fix",
+    kind: "enum",
+    arg: "NAME",
+    values: [...FIX_NAMES, "all"],
+    help: `fix variant: ${FIX_NAMES.join(", ")}, or all (default: all, one after another)`,
+  },
+  { name: "mode", kind: "enum", arg: "MODE", values: ["lockstep", "freerun"], help: "lockstep (default: finds races) or freerun (CPUs loop like real CPUs)" },
+  { name: "cpus", kind: "int", arg: "N", min: LIMITS.cpus.min, max: LIMITS.cpus.max, help: `CPUs: 1 collapse + N-1 GUP-fast (default: os.availableParallelism(), at least 2; ${LIMITS.cpus.min}..${LIMITS.cpus.max})` },
+  { name: "time", kind: "number", arg: "SECONDS", min: 0.01, max: LIMITS.timeS.max, help: "run this long (default 10, or 5 per fix with --fix all)" },
+  { name: "iterations", kind: "int", arg: "N", min: 1, max: 1e12, help: "stop after N iterations (lockstep: region trials; freerun: GUP-fast calls)" },
+  { name: "seed", kind: "int", arg: "N", min: 0, max: 2 ** 31 - 1, help: "seed for delays and addresses (default: random, printed)" },
+  { name: "regions", kind: "int", arg: "N", min: LIMITS.regions.min, max: LIMITS.regions.max, help: "regions (PMD slots): lockstep trials per round, freerun address space (default 16)" },
+  { name: "ptes", kind: "int", arg: "N", min: LIMITS.ptes.min, max: LIMITS.ptes.max, help: "pages per region (default 8)" },
+  { name: "delay", kind: "string", arg: "POINT=NS[@P]", repeat: true, help: `add a random spin of up to NS ns after step POINT, with probability P (default 1); POINT: start or a step name (G1, G3, K6, K8, ...). Defaults: ${DEFAULT_DELAYS.map((d) => `${d.point}=${d.maxNs}@${d.prob}`).join(" ")}` },
+  { name: "no-delays", kind: "bool", help: "drop the default delay points (--delay still adds)" },
+  { name: "hold", kind: "int", arg: "N", min: LIMITS.holdPins.min, max: LIMITS.holdPins.max, help: "freerun: walks whose pins each GUP CPU holds before releasing the oldest (default 4)" },
+  { name: "stall-ms", kind: "int", arg: "MS", min: LIMITS.stallMs.min, max: LIMITS.stallMs.max, help: "report a CPU as stuck after this long without an answer (default 2000)" },
+  { name: "until-race", kind: "bool", help: "stop at the first race" },
+  { name: "no-trace", kind: "bool", help: "do not stamp steps with the global clock (faster; no interleaving drawn)" },
+  { name: "expect", kind: "enum", arg: "race|clean", values: ["race", "clean"], help: "exit 0 when the result matches (default clean; with --fix all: race for none and ipi-skip)" },
+  { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
+  { name: "quiet", kind: "bool", help: "no progress on stderr" },
+  { name: "help", kind: "bool", help: "this help" },
+];
+
+/** Test-only flags: parsed, never shown. */
+const HIDDEN_FLAGS: FlagSpec[] = [{ name: "fault", kind: "string", arg: "SPEC", help: "test-only fault injection" }];
+
+export function stressHelp(): string {
+  return [
+    "usage: gupstress stress [flags]      (npm run stress -- [flags])",
+    "",
+    "Runs CPU 0 as khugepaged's collapse and the other CPUs as GUP-fast on a shared",
+    "page table, grades every outcome, and reports the stale-pin race if the oracle sees it.",
+    "",
+    flagHelp(STRESS_FLAGS),
+    "",
+    "exit: 0 result as expected, 1 not as expected, 2 usage error, 3 harness fault, 130/143 interrupted",
+  ].join("\n");
+}
+
+export interface StressPlan {
+  configs: RunConfig[];
+  expects: ("race" | "clean")[];
+  json: boolean;
+  quiet: boolean;
+  help: boolean;
+}
+
+function parseDelay(text: string): DelaySpec {
+  const m = /^([A-Za-z0-9]+)=(\d+(?:\.\d+)?)(?:@(\d*\.?\d+))?$/.exec(text);
+  if (!m) throw new UsageError(`--delay '${text}': expected POINT=NS or POINT=NS@P, e.g. G1=2000@0.5`);
+  if (!isDelayPoint(m[1])) {
+    throw new UsageError(`--delay '${text}': unknown point ${m[1]} (accepted: ${DELAY_POINTS.join(", ")})`);
+  }
+  const maxNs = Number(m[2]);
+  if (maxNs > LIMITS.delayNs.max) {
+    throw new UsageError(`--delay '${text}': ${maxNs} ns is out of range (accepted: 0 to ${LIMITS.delayNs.max})`);
+  }
+  const prob = m[3] === undefined ? 1 : Number(m[3]);
+  if (!(prob > 0 && prob <= 1)) {
+    throw new UsageError(`--delay '${text}': probability ${m[3]} is out of range (accepted: above 0, up to 1)`);
+  }
+  return { point: m[1], maxNs, prob };
+}
+
+/** Turn argv into the runs to do. Throws UsageError for any mistake. */
+export function planStress(argv: readonly string[]): StressPlan {
+  const f = parseFlags(argv, [...STRESS_FLAGS, ...HIDDEN_FLAGS]);
+  const help = f.get("help") === true;
+  const base = defaultConfig();
+  const fixArg = (f.get("fix") as string | undefined) ?? "all";
+  const all = fixArg === "all";
+  const set = <K extends keyof RunConfig>(k: K, flag: string) => {
+    if (f.has(flag)) base[k] = f.get(flag) as RunConfig[K];
+  };
+  set("mode", "mode");
+  set("cpus", "cpus");
+  set("iterations", "iterations");
+  set("regions", "regions");
+  set("ptes", "ptes");
+  set("stallMs", "stall-ms");
+  set("holdPins", "hold");
+  base.seed = (f.get("seed") as number | undefined) ?? Math.floor(Math.random() * 2 ** 31);
+  base.untilRace = f.get("until-race") === true;
+  base.trace = f.get("no-trace") !== true;
+  const time = f.get("time") as number | undefined;
+  base.timeMs = time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
+  const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
+  base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
+  if (f.has("hold") && base.mode !== "freerun") throw new UsageError("--hold applies to --mode freerun only");
+  const fault = f.get("fault") as string | undefined;
+  if (fault !== undefined) {
+    const p = parseFault(fault);
+    if (typeof p === "string") throw new UsageError(p);
+    if (p.cpu >= base.cpus) throw new UsageError(`--fault ${fault}: CPU ${p.cpu} does not exist (0..${base.cpus - 1})`);
+    base.fault = fault;
+  }
+  const expectArg = f.get("expect") as "race" | "clean" | undefined;
+  if (all && expectArg !== undefined) {
+    throw new UsageError("--expect needs a single --fix (with --fix all each fix has its own expectation)");
+  }
+  const fixes = all ? FIX_NAMES : [fixArg];
+  const configs = fixes.map((fix) => ({ ...base, fix, delays: base.delays.map((d) => ({ ...d })) }));
+  const expects = fixes.map((fix) =>
+    all ? ((RACY_FIXES as readonly string[]).includes(fix) ? "race" : "clean") : (expectArg ?? "clean"),
+  );
+  return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
+}
+
+/** A --delay for a point replaces that point's default. */
+function mergeDelays(defaults: DelaySpec[], given: DelaySpec[]): DelaySpec[] {
+  const points = new Set(given.map((d) => d.point));
+  return [...defaults.filter((d) => !points.has(d.point)), ...given];
+}
+
+export function matches(r: StressResult, expect: "race" | "clean"): boolean {
+  const forbidden = Object.values(r.outcomes).some((o) => o.grade === "FORBIDDEN" && o.count > 0);
+  return expect === "race" ? r.races > 0 : !forbidden;
+}
+
+function progressLine(fix: string, p: Progress): string {
+  const rate = p.elapsedMs > 0 ? Math.round((p.iterations / p.elapsedMs) * 1000) : 0;
+  return `[${fix}] ${(p.elapsedMs / 1000).toFixed(1)} s  ${p.iterations.toLocaleString("en-US")} iterations (${rate.toLocaleString("en-US")}/s)  races ${p.races.toLocaleString("en-US")}`;
+}
+
+/** Run the command; returns the exit code. Output goes through the given writers. */
+export async function stressCommand(
+  argv: readonly string[],
+  io: { out: (s: string) => void; err: (s: string) => void; isTTY: boolean; signal?: AbortSignal },
+): Promise<number> {
+  let plan: StressPlan;
+  try {
+    plan = planStress(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`gupstress stress: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  if (plan.help) {
+    io.out(`${stressHelp()}\n`);
+    return EXIT.ok;
+  }
+  const rows: { result: StressResult; expect: "race" | "clean"; ok: boolean }[] = [];
+  for (let i = 0; i < plan.configs.length; i++) {
+    const config = plan.configs[i];
+    let lastPlain = 0;
+    const onProgress = plan.quiet
+      ? undefined
+      : (p: Progress) => {
+          if (io.isTTY) io.err(`\r${progressLine(config.fix, p)}\x1b[K`);
+          else if (p.elapsedMs - lastPlain >= 5000) {
+            lastPlain = p.elapsedMs;
+            io.err(`${progressLine(config.fix, p)}\n`);
+          }
+        };
+    const result = await runStress(config, { onProgress, signal: io.signal });
+    if (!plan.quiet && io.isTTY) io.err("\r\x1b[K");
+    const ok = matches(result, plan.expects[i]);
+    rows.push({ result, expect: plan.expects[i], ok });
+    if (!plan.json) {
+      io.out(`${formatSummary(result)}\n`);
+      io.out(
+        `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
+      );
+    }
+    if (result.aborted || result.interrupted) break;
+  }
+  if (plan.json) {
+    const strip = (r: StressResult) => r;
+    io.out(
+      `${JSON.stringify(rows.length === 1 && plan.configs.length === 1 ? { ...strip(rows[0].result), expect: rows[0].expect, ok: rows[0].ok } : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map((r) => ({ ...r.result, expect: r.expect, ok: r.ok })) })}\n`,
+    );
+  } else if (rows.length > 1) {
+    io.out(`${formatMatrix(rows)}\n`);
+  }
+  const last = rows[rows.length - 1]?.result;
+  if (last?.interrupted) return last.interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
+  if (rows.some((r) => r.result.aborted)) return EXIT.fault;
+  return rows.every((r) => r.ok) && rows.length === plan.configs.length ? EXIT.ok : EXIT.mismatch;
+}

@@ -1,0 +1,83 @@
+// The human summary of a stress run: the outcome histogram with grades,
+// rates, time to the first race, and the first race drawn as an interleaving.
+
+import { findFix } from "../kernel/fixes.js";
+import type { StressResult } from "../run/stress.js";
+import { drawInterleaving } from "./interleaving.js";
+
+const n = (x: number): string => Math.round(x).toLocaleString("en-US");
+
+export function formatSummary(r: StressResult): string {
+  const out: string[] = [];
+  const fix = findFix(r.fix);
+  out.push(
+    `gupstress ${r.scenario}: fix ${r.fix}${fix ? ` (${fix.summary})` : ""}`,
+    `  mode ${r.mode}, ${r.cpus} CPUs (CPU 0 collapse, ${r.cpus - 1} GUP-fast), ${r.regions} regions x ${r.ptes} ptes, seed ${r.seed}`,
+    `  ran ${(r.durationMs / 1000).toFixed(2)} s: ${n(r.iterations)} iterations (${n(r.iterationsPerSec)}/s), ` +
+      `${n(r.gupCalls)} GUP-fast calls, ${n(r.collapses.attempted)} collapses (${n(r.collapses.committed)} committed)`,
+  );
+  if (r.ipi.broadcasts > 0) {
+    const per = r.ipi.waitUsTotal / r.ipi.broadcasts;
+    out.push(
+      `  IPIs: ${n(r.ipi.broadcasts)} broadcasts, ${n(r.ipi.handlerEntries)} handler entries, ` +
+        `${per.toFixed(2)} us waited per broadcast (emulated: a futex wake, not an APIC IPI)`,
+    );
+  }
+  out.push("", "  outcome                  count  grade                   meaning");
+  for (const [key, o] of Object.entries(r.outcomes)) {
+    if (o.count === 0 && key === "undeclared") continue;
+    out.push(`  ${key.padEnd(22)}${n(o.count).padStart(9)}  ${o.grade.padEnd(22)}  ${o.text}`);
+  }
+  for (const u of r.undeclared) out.push(`    undeclared: ${u}`);
+  out.push("");
+  if (r.races > 0) {
+    out.push(
+      `  RACE: ${n(r.races)} stale pins (${n(r.racesPerMillion)} per million iterations), ` +
+        `${n(r.confirmed)} confirmed by data divergence`,
+      `  first race after ${r.firstRaceMs?.toFixed(1)} ms`,
+    );
+  } else {
+    out.push(
+      `  no race in ${n(r.iterations)} iterations` +
+        (r.upperBound !== null ? ` (95% upper bound on the race rate: ${r.upperBound.toExponential(2)} per iteration)` : ""),
+    );
+  }
+  if (r.firstRace) {
+    const fr = r.firstRace;
+    out.push(
+      "",
+      `  First race: region ${fr.region}, page ${fr.index}, frame ${fr.frame}: CPU ${fr.cpu} pinned it, ` +
+        "collapse released it, the pin outlived the mapping.",
+      "",
+      drawInterleaving(fr.trace, { frame: fr.frame }),
+    );
+  }
+  if (r.aborted) out.push("", `  ABORTED: ${r.aborted}`);
+  for (const f of r.faults) {
+    out.push(`    CPU ${f.cpu} (${f.role}), last step ${f.lastStep}: ${f.message}`);
+    if (f.stack) out.push(...f.stack.split("\n").slice(0, 6).map((l) => `      ${l}`));
+  }
+  if (r.interrupted) out.push("", `  interrupted by ${r.interrupted}: results so far`);
+  const e = r.environment;
+  out.push(
+    "",
+    `  node ${e.node} (V8 ${e.v8}), ${e.cpuModel}, ${e.cores} cores, ${e.platform}` +
+      (e.commit ? `, gupstress ${e.commit}` : ""),
+  );
+  return out.join("\n");
+}
+
+/** One row per run for the matrix of fixes. */
+export function formatMatrix(rows: { result: StressResult; expect: string; ok: boolean }[]): string {
+  const out = [
+    "  fix        expect  iterations    it/s     races  per million  first race  verdict",
+  ];
+  for (const { result: r, expect, ok } of rows) {
+    out.push(
+      `  ${r.fix.padEnd(10)} ${expect.padEnd(6)}${n(r.iterations).padStart(12)}${n(r.iterationsPerSec).padStart(8)}` +
+        `${n(r.races).padStart(10)}${n(r.racesPerMillion).padStart(13)}` +
+        `${(r.firstRaceMs === null ? "-" : `${r.firstRaceMs.toFixed(1)} ms`).padStart(12)}  ${ok ? "as expected" : "UNEXPECTED"}`,
+    );
+  }
+  return out.join("\n");
+}
