@@ -183,7 +183,7 @@ export async function stressCommand(
     if (result.aborted || result.interrupted) break;
   }
   if (plan.json) {
-    const strip = (r: StressResult) => r;
+    const strip = ({ samples: _, ...r }: StressResult) => r;
     io.out(
       `${JSON.stringify(rows.length === 1 && plan.configs.length === 1 ? { ...strip(rows[0].result), expect: rows[0].expect, ok: rows[0].ok } : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map((r) => ({ ...r.result, expect: r.expect, ok: r.ok })) })}\n`,
     );

@@ -38,6 +38,8 @@ export interface RunConfig {
   trace: boolean;
   /** test-only fault injection, see src/run/faults.ts */
   fault: string | null;
+  /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
+  sampleEvery: number;
 }
 
 export const DEFAULT_DELAYS: DelaySpec[] = [
@@ -73,5 +75,6 @@ export function defaultConfig(): RunConfig {
     holdPins: 4,
     trace: true,
     fault: null,
+    sampleEvery: 0,
   };
 }

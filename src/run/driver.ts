@@ -63,6 +63,21 @@ export interface CpuReport {
   spinsPerNs: number;
   /** milliseconds from the task's start to the moment every CPU was online */
   startupMs: number;
+  samples: LatencySamples;
+}
+
+/** Latency samples in nanoseconds (performance.now() around whole operations). */
+export interface LatencySamples {
+  gupNs: number[];
+  collapseNs: number[];
+  /** from K5 (send) to K5W (every ack in) */
+  ipiWaitNs: number[];
+}
+
+const MAX_SAMPLES = 50_000;
+
+function sample(into: number[], ns: number): void {
+  if (into.length < MAX_SAMPLES) into.push(ns);
 }
 
 export const roleOf = (cpu: number): "collapse" | "gup-fast" =>
@@ -82,9 +97,13 @@ class CpuRun {
   /** local statistics, flushed to shared memory */
   readonly st = new Float64Array(STAT_COUNT);
   readonly undeclared: string[] = [];
+  /** time every Nth GUP-fast call and collapse (0: none) */
+  readonly sampleEvery: number;
+  readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
 
   constructor(task: CpuTask) {
     this.config = task.config;
+    this.sampleEvery = task.config.sampleEvery;
     this.mem = new Memory(task.geo, task.sab);
     const fix = findFix(task.config.fix);
     if (!fix) throw new Error(`unknown fix ${task.config.fix}`);
@@ -109,11 +128,14 @@ class CpuRun {
     const cpu = this.cpu;
     const delays = this.delays;
     const lax = cpu.fix.ipiWhileIrqOff;
+    const timed = this.sampleEvery > 0 && this.st[STAT.gupCalls] % this.sampleEvery === 0;
+    const t0 = timed ? performance.now() : 0;
     while (w.pc !== DONE) {
       const s = gupFastStep(cpu, w);
       delays.after(s);
       if (lax) this.waiter.serviceIpis();
     }
+    if (timed) sample(this.samples.gupNs, (performance.now() - t0) * 1e6);
     this.waiter.serviceIpis();
     const st = this.st;
     st[STAT.gupCalls]++;
@@ -125,22 +147,29 @@ class CpuRun {
     const cpu = this.cpu;
     const delays = this.delays;
     const mem = this.mem;
+    const timed = this.sampleEvery > 0 && this.st[STAT.collapseAttempted] % this.sampleEvery === 0;
+    const t0 = timed ? performance.now() : 0;
+    let ipiStart = 0;
     while (!collapseDone(c)) {
       const s = collapseStep(cpu, c);
       if (s === BLOCKED) {
-        const t0 = performance.now();
+        const w0 = performance.now();
         const ok = this.waiter.until(
           () => allAcked(mem, c),
           () => firstUnacked(mem, c),
           "IPI acks",
         );
-        this.st[STAT.ipiWaitNs] += (performance.now() - t0) * 1e6;
+        this.st[STAT.ipiWaitNs] += (performance.now() - w0) * 1e6;
         if (!ok) return false;
         continue;
       }
-      if (s === STEP.K5) this.st[STAT.ipiBroadcasts]++;
+      if (s === STEP.K5) {
+        this.st[STAT.ipiBroadcasts]++;
+        if (timed) ipiStart = performance.now();
+      } else if (s === STEP.K5W && timed) sample(this.samples.ipiWaitNs, (performance.now() - ipiStart) * 1e6);
       delays.after(s);
     }
+    if (timed) sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
     this.st[STAT.collapseAttempted]++;
     this.st[collapseOutcomeStat(c.result)]++;
     return true;
@@ -471,5 +500,6 @@ export function runCpu(task: CpuTask): CpuReport {
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
     startupMs,
+    samples: run.samples,
   };
 }

@@ -24,7 +24,7 @@ import {
 import { type Grade, OUTCOMES, SCENARIO, setupRegions } from "../scenarios/gup-vs-collapse.js";
 import { environment, type Environment } from "./environment.js";
 import type { RunConfig } from "./config.js";
-import { type CpuReport, type CpuTask, roleOf } from "./driver.js";
+import { type CpuReport, type CpuTask, type LatencySamples, roleOf } from "./driver.js";
 import { raiseFault, requestStop } from "./wait.js";
 
 export interface TraceStep {
@@ -83,6 +83,8 @@ export interface StressResult {
   interrupted: string | null;
   faults: CpuFault[];
   delays: RunConfig["delays"];
+  /** latency samples from every CPU (only when config.sampleEvery > 0; not printed by --json) */
+  samples?: LatencySamples;
   environment: Environment;
 }
 
@@ -393,6 +395,14 @@ function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult 
     interrupted: g.interrupted,
     faults: g.faults,
     delays: config.delays,
+    samples:
+      config.sampleEvery > 0
+        ? {
+            gupNs: g.reports.flatMap((r) => r.samples.gupNs),
+            collapseNs: g.reports.flatMap((r) => r.samples.collapseNs),
+            ipiWaitNs: g.reports.flatMap((r) => r.samples.ipiWaitNs),
+          }
+        : undefined,
     environment: environment(),
   };
 }
