@@ -109,6 +109,24 @@ export interface StressHooks {
   progressEveryMs?: number;
   /** aborting it stops the run gracefully (Ctrl-C) */
   signal?: AbortSignal;
+  /**
+   * A warm pool (from `cpuPool`) to run on instead of starting one: the
+   * benchmarks reuse one across runs. It needs at least config.cpus threads;
+   * it stays up after a run that ended cleanly, and is destroyed after one
+   * that left a CPU hung.
+   */
+  pool?: Piscina;
+}
+
+/** A pool of `threads` CPU workers, for StressHooks.pool. */
+export function cpuPool(threads: number): Piscina {
+  return new Piscina({
+    filename: workerFile(),
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Number.POSITIVE_INFINITY,
+    concurrentTasksPerWorker: 1,
+  });
 }
 
 /** Where the compiled worker lives, whether we run from src/ (vitest) or dist/. */
@@ -142,17 +160,16 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const mem = new Memory(geo);
   setupRegions(mem);
   const t0 = performance.now();
-  const pool = new Piscina({
-    filename: workerFile(),
-    minThreads: config.cpus,
-    maxThreads: config.cpus,
-    idleTimeout: Number.POSITIVE_INFINITY,
-    concurrentTasksPerWorker: 1,
-  });
-  const spinLimit = config.cpus <= availableParallelism() ? 20_000 : 64;
+  if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
+    const threads = hooks.pool.options.maxThreads;
+    throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
+  }
+  const pool = hooks.pool ?? cpuPool(config.cpus);
+  const oversubscribed = config.cpus > availableParallelism();
+  const spinLimit = oversubscribed ? 64 : 20_000;
   const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
   const tasks = Array.from({ length: config.cpus }, (_, cpu) => {
-    const task: CpuTask = { sab: mem.sab, geo, cpu, config, spinLimit };
+    const task: CpuTask = { sab: mem.sab, geo, cpu, config, spinLimit, trialBarrier: oversubscribed };
     return pool.run(task).then(
       (r: CpuReport) => {
         settled[cpu] = r;
@@ -217,8 +234,9 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   }
   const durationMs = startedAt === 0 ? 0 : performance.now() - startedAt;
   hooks.signal?.removeEventListener("abort", onAbort);
-  if (allDone) await pool.destroy();
-  else await Promise.race([pool.destroy(), sleep(1000)]);
+  // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
+  if (!allDone) await Promise.race([pool.destroy(), sleep(1000)]);
+  else if (!hooks.pool) await pool.destroy();
 
   const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
   const faults = collectFaults(mem, settled, hungCpus);
