@@ -26,7 +26,10 @@ export class Cpu {
   trace(step: number, region: number, index: number, frame: number, value: number): number {
     const mem = this.mem;
     const i32 = mem.i32;
-    Atomics.store(i32, mem.cpuA(this.id, CPU_A.lastStep), step);
+    // A plain store, not Atomics.store: lastStep is a diagnostic read only once
+    // a CPU has stalled or crashed, and a seq-cst store (xchg on x86) on every
+    // step was most of an untraced walk's cost (docs/bench.md, the floor).
+    i32[mem.cpuA(this.id, CPU_A.lastStep)] = step;
     if (!this.tracing) return -1;
     const clock = Atomics.add(i32, CTL.clock, 1);
     const slot = this.traceHead % mem.geo.traceRing;
