@@ -14,15 +14,26 @@ export interface Io {
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = {
-  stress: { help: "catch the race on real threads; prove each fix closes it", run: async () => stressCommand },
+  stress: {
+    help: "catch the race on real threads; prove each fix closes it",
+    run: async () => stressCommand,
+  },
 };
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.help}`);
-  return ["usage: gupstress <command> [flags]   (gupstress <command> --help for its flags)", "", ...rows].join("\n");
+  return [
+    "usage: gupstress <command> [flags]   (gupstress <command> --help for its flags)",
+    "",
+    ...rows,
+  ].join("\n");
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `gupstress ... | head` closes our stdout early: that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
   const io: Io = {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
@@ -35,7 +46,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    io.err(`gupstress: unknown command '${name}' (accepted: ${Object.keys(COMMANDS).join(", ")})\n`);
+    io.err(
+      `gupstress: unknown command '${name}' (accepted: ${Object.keys(COMMANDS).join(", ")})\n`,
+    );
     return EXIT.usage;
   }
   const controller = new AbortController();
@@ -55,14 +68,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
 if (invokedDirectly || process.env.GUPSTRESS_MAIN === "1") {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`gupstress: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(
+        `gupstress: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
       process.exitCode = EXIT.fault;
     },
   );

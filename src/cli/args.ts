@@ -26,7 +26,10 @@ export interface FlagSpec {
 export type FlagValue = boolean | number | string | (number | string)[];
 
 /** Parse argv against specs. Returns the flags given (absent ones are undefined). */
-export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): Map<string, FlagValue> {
+export function parseFlags(
+  argv: readonly string[],
+  specs: readonly FlagSpec[],
+): Map<string, FlagValue> {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const out = new Map<string, FlagValue>();
   for (let i = 0; i < argv.length; i++) {
@@ -48,7 +51,10 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
     } else if (eq >= 0) raw = a.slice(eq + 1);
     else {
       raw = argv[i + 1];
-      if (raw === undefined || (raw.startsWith("--") && spec.kind !== "number" && spec.kind !== "int")) {
+      if (
+        raw === undefined ||
+        (raw.startsWith("--") && spec.kind !== "number" && spec.kind !== "int")
+      ) {
         throw new UsageError(`--${name} needs a value: ${spec.arg ?? spec.kind}`);
       }
       i++;
@@ -56,7 +62,10 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
     const value = spec.kind === "bool" ? true : convert(spec, raw as string);
     if (spec.repeat) {
       const prev = out.get(name);
-      out.set(name, [...((prev as (number | string)[] | undefined) ?? []), value as number | string]);
+      out.set(name, [
+        ...((prev as (number | string)[] | undefined) ?? []),
+        value as number | string,
+      ]);
     } else {
       if (out.has(name)) throw new UsageError(`--${name} given twice`);
       out.set(name, value);
@@ -73,7 +82,8 @@ function convert(spec: FlagSpec, raw: string): number | string {
       const t = raw.trim();
       const n = t === "" ? Number.NaN : Number(t);
       const range = rangeText(spec);
-      if (!Number.isFinite(n)) throw new UsageError(`${name} '${raw}' is not a number (accepted: ${range})`);
+      if (!Number.isFinite(n))
+        throw new UsageError(`${name} '${raw}' is not a number (accepted: ${range})`);
       if (spec.kind === "int" && !Number.isInteger(n)) {
         throw new UsageError(`${name} '${raw}' is not a whole number (accepted: ${range})`);
       }
@@ -95,7 +105,8 @@ function convert(spec: FlagSpec, raw: string): number | string {
 
 function rangeText(spec: FlagSpec): string {
   const kind = spec.kind === "int" ? "a whole number" : "a number";
-  if (spec.min !== undefined && spec.max !== undefined) return `${kind} from ${spec.min} to ${spec.max}`;
+  if (spec.min !== undefined && spec.max !== undefined)
+    return `${kind} from ${spec.min} to ${spec.max}`;
   if (spec.min !== undefined) return `${kind} >= ${spec.min}`;
   if (spec.max !== undefined) return `${kind} <= ${spec.max}`;
   return kind;

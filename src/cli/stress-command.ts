@@ -2,7 +2,13 @@
 
 import { FIX_NAMES, RACY_FIXES } from "../kernel/fixes.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
-import { DEFAULT_DELAYS, type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/config.js";
+import {
+  DEFAULT_DELAYS,
+  type DelaySpec,
+  defaultConfig,
+  LIMITS,
+  type RunConfig,
+} from "../run/config.js";
 import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { type Progress, runStress, type StressResult } from "../run/stress.js";
@@ -18,27 +24,107 @@ export const STRESS_FLAGS: FlagSpec[] = [
     values: [...FIX_NAMES, "all"],
     help: `fix variant: ${FIX_NAMES.join(", ")}, or all (default: all, one after another)`,
   },
-  { name: "mode", kind: "enum", arg: "MODE", values: ["lockstep", "freerun"], help: "lockstep (default: finds races) or freerun (CPUs loop like real CPUs)" },
-  { name: "cpus", kind: "int", arg: "N", min: LIMITS.cpus.min, max: LIMITS.cpus.max, help: `CPUs: 1 collapse + N-1 GUP-fast (default: os.availableParallelism(), at least 2; ${LIMITS.cpus.min}..${LIMITS.cpus.max})` },
-  { name: "time", kind: "number", arg: "SECONDS", min: 0.01, max: LIMITS.timeS.max, help: "run this long (default 10, or 5 per fix with --fix all)" },
-  { name: "iterations", kind: "int", arg: "N", min: 1, max: 1e12, help: "stop after N iterations (lockstep: region trials; freerun: GUP-fast calls)" },
-  { name: "seed", kind: "int", arg: "N", min: 0, max: 2 ** 31 - 1, help: "seed for delays and addresses (default: random, printed)" },
-  { name: "regions", kind: "int", arg: "N", min: LIMITS.regions.min, max: LIMITS.regions.max, help: "regions (PMD slots): lockstep trials per round, freerun address space (default 16)" },
-  { name: "ptes", kind: "int", arg: "N", min: LIMITS.ptes.min, max: LIMITS.ptes.max, help: "pages per region (default 8)" },
-  { name: "delay", kind: "string", arg: "POINT=NS[@P]", repeat: true, help: `add a random spin of up to NS ns after step POINT, with probability P (default 1); POINT: start or a step name (G1, G3, K6, K8, ...). Defaults: ${DEFAULT_DELAYS.map((d) => `${d.point}=${d.maxNs}@${d.prob}`).join(" ")}` },
+  {
+    name: "mode",
+    kind: "enum",
+    arg: "MODE",
+    values: ["lockstep", "freerun"],
+    help: "lockstep (default: finds races) or freerun (CPUs loop like real CPUs)",
+  },
+  {
+    name: "cpus",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.cpus.min,
+    max: LIMITS.cpus.max,
+    help: `CPUs: 1 collapse + N-1 GUP-fast (default: os.availableParallelism(), at least 2; ${LIMITS.cpus.min}..${LIMITS.cpus.max})`,
+  },
+  {
+    name: "time",
+    kind: "number",
+    arg: "SECONDS",
+    min: 0.01,
+    max: LIMITS.timeS.max,
+    help: "run this long (default 10, or 5 per fix with --fix all)",
+  },
+  {
+    name: "iterations",
+    kind: "int",
+    arg: "N",
+    min: 1,
+    max: 1e12,
+    help: "stop after N iterations (lockstep: region trials; freerun: GUP-fast calls)",
+  },
+  {
+    name: "seed",
+    kind: "int",
+    arg: "N",
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: "seed for delays and addresses (default: random, printed)",
+  },
+  {
+    name: "regions",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.regions.min,
+    max: LIMITS.regions.max,
+    help: "regions (PMD slots): lockstep trials per round, freerun address space (default 16)",
+  },
+  {
+    name: "ptes",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.ptes.min,
+    max: LIMITS.ptes.max,
+    help: "pages per region (default 8)",
+  },
+  {
+    name: "delay",
+    kind: "string",
+    arg: "POINT=NS[@P]",
+    repeat: true,
+    help: `add a random spin of up to NS ns after step POINT, with probability P (default 1); POINT: start or a step name (G1, G3, K6, K8, ...). Defaults: ${DEFAULT_DELAYS.map((d) => `${d.point}=${d.maxNs}@${d.prob}`).join(" ")}`,
+  },
   { name: "no-delays", kind: "bool", help: "drop the default delay points (--delay still adds)" },
-  { name: "hold", kind: "int", arg: "N", min: LIMITS.holdPins.min, max: LIMITS.holdPins.max, help: "freerun: walks whose pins each GUP CPU holds before releasing the oldest (default 4)" },
-  { name: "stall-ms", kind: "int", arg: "MS", min: LIMITS.stallMs.min, max: LIMITS.stallMs.max, help: "report a CPU as stuck after this long without an answer (default 2000)" },
+  {
+    name: "hold",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.holdPins.min,
+    max: LIMITS.holdPins.max,
+    help: "freerun: walks whose pins each GUP CPU holds before releasing the oldest (default 4)",
+  },
+  {
+    name: "stall-ms",
+    kind: "int",
+    arg: "MS",
+    min: LIMITS.stallMs.min,
+    max: LIMITS.stallMs.max,
+    help: "report a CPU as stuck after this long without an answer (default 2000)",
+  },
   { name: "until-race", kind: "bool", help: "stop at the first race" },
-  { name: "no-trace", kind: "bool", help: "do not stamp steps with the global clock (faster; no interleaving drawn)" },
-  { name: "expect", kind: "enum", arg: "race|clean", values: ["race", "clean"], help: "exit 0 when the result matches (default clean; with --fix all: race for none and ipi-skip)" },
+  {
+    name: "no-trace",
+    kind: "bool",
+    help: "do not stamp steps with the global clock (faster; no interleaving drawn)",
+  },
+  {
+    name: "expect",
+    kind: "enum",
+    arg: "race|clean",
+    values: ["race", "clean"],
+    help: "exit 0 when the result matches (default clean; with --fix all: race for none and ipi-skip)",
+  },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
   { name: "quiet", kind: "bool", help: "no progress on stderr" },
   { name: "help", kind: "bool", help: "this help" },
 ];
 
 /** Test-only flags: parsed, never shown. */
-const HIDDEN_FLAGS: FlagSpec[] = [{ name: "fault", kind: "string", arg: "SPEC", help: "test-only fault injection" }];
+const HIDDEN_FLAGS: FlagSpec[] = [
+  { name: "fault", kind: "string", arg: "SPEC", help: "test-only fault injection" },
+];
 
 export function stressHelp(): string {
   return [
@@ -63,17 +149,24 @@ export interface StressPlan {
 
 function parseDelay(text: string): DelaySpec {
   const m = /^([A-Za-z0-9]+)=(\d+(?:\.\d+)?)(?:@(\d*\.?\d+))?$/.exec(text);
-  if (!m) throw new UsageError(`--delay '${text}': expected POINT=NS or POINT=NS@P, e.g. G1=2000@0.5`);
+  if (!m)
+    throw new UsageError(`--delay '${text}': expected POINT=NS or POINT=NS@P, e.g. G1=2000@0.5`);
   if (!isDelayPoint(m[1])) {
-    throw new UsageError(`--delay '${text}': unknown point ${m[1]} (accepted: ${DELAY_POINTS.join(", ")})`);
+    throw new UsageError(
+      `--delay '${text}': unknown point ${m[1]} (accepted: ${DELAY_POINTS.join(", ")})`,
+    );
   }
   const maxNs = Number(m[2]);
   if (maxNs > LIMITS.delayNs.max) {
-    throw new UsageError(`--delay '${text}': ${maxNs} ns is out of range (accepted: 0 to ${LIMITS.delayNs.max})`);
+    throw new UsageError(
+      `--delay '${text}': ${maxNs} ns is out of range (accepted: 0 to ${LIMITS.delayNs.max})`,
+    );
   }
   const prob = m[3] === undefined ? 1 : Number(m[3]);
   if (!(prob > 0 && prob <= 1)) {
-    throw new UsageError(`--delay '${text}': probability ${m[3]} is out of range (accepted: above 0, up to 1)`);
+    throw new UsageError(
+      `--delay '${text}': probability ${m[3]} is out of range (accepted: above 0, up to 1)`,
+    );
   }
   return { point: m[1], maxNs, prob };
 }
@@ -99,25 +192,38 @@ export function planStress(argv: readonly string[]): StressPlan {
   base.untilRace = f.get("until-race") === true;
   base.trace = f.get("no-trace") !== true;
   const time = f.get("time") as number | undefined;
-  base.timeMs = time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
+  base.timeMs =
+    time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
   const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
   base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
-  if (f.has("hold") && base.mode !== "freerun") throw new UsageError("--hold applies to --mode freerun only");
+  if (f.has("hold") && base.mode !== "freerun")
+    throw new UsageError("--hold applies to --mode freerun only");
   const fault = f.get("fault") as string | undefined;
   if (fault !== undefined) {
     const p = parseFault(fault);
     if (typeof p === "string") throw new UsageError(p);
-    if (p.cpu >= base.cpus) throw new UsageError(`--fault ${fault}: CPU ${p.cpu} does not exist (0..${base.cpus - 1})`);
+    if (p.cpu >= base.cpus)
+      throw new UsageError(`--fault ${fault}: CPU ${p.cpu} does not exist (0..${base.cpus - 1})`);
     base.fault = fault;
   }
   const expectArg = f.get("expect") as "race" | "clean" | undefined;
   if (all && expectArg !== undefined) {
-    throw new UsageError("--expect needs a single --fix (with --fix all each fix has its own expectation)");
+    throw new UsageError(
+      "--expect needs a single --fix (with --fix all each fix has its own expectation)",
+    );
   }
   const fixes = all ? FIX_NAMES : [fixArg];
-  const configs = fixes.map((fix) => ({ ...base, fix, delays: base.delays.map((d) => ({ ...d })) }));
+  const configs = fixes.map((fix) => ({
+    ...base,
+    fix,
+    delays: base.delays.map((d) => ({ ...d })),
+  }));
   const expects = fixes.map((fix) =>
-    all ? ((RACY_FIXES as readonly string[]).includes(fix) ? "race" : "clean") : (expectArg ?? "clean"),
+    all
+      ? (RACY_FIXES as readonly string[]).includes(fix)
+        ? "race"
+        : "clean"
+      : (expectArg ?? "clean"),
   );
   return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
 }

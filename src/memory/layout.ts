@@ -117,6 +117,8 @@ export const CPU_A = {
   online: 7,
   /** handler entries: IPIs taken */
   ipiTaken: 8,
+  /** lockstep: the last trial this GUP CPU is ready to start (round * regions + region + 1) */
+  ready: 9,
 } as const;
 export const CPU_B = {
   ipiReq: 0,

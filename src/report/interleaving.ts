@@ -47,7 +47,10 @@ export function describe(s: TraceStep): string {
   }
 }
 
-export function drawInterleaving(trace: readonly TraceStep[], opt: InterleavingOptions = {}): string {
+export function drawInterleaving(
+  trace: readonly TraceStep[],
+  opt: InterleavingOptions = {},
+): string {
   const width = opt.width ?? 44;
   const cpus = [...new Set(trace.map((s) => s.cpu))].sort((a, b) => a - b);
   const head = cpus.map((c) => {
@@ -55,7 +58,9 @@ export function drawInterleaving(trace: readonly TraceStep[], opt: InterleavingO
     return `CPU ${c}: ${role === "collapse" ? "THP collapse" : "GUP-fast"}`.padEnd(width);
   });
   const lines = [`  ${"clock".padStart(7)}  ${head.join("")}`.trimEnd()];
-  lines.push(`  ${"".padStart(7, "-")}  ${cpus.map(() => "-".repeat(width - 2).padEnd(width)).join("")}`.trimEnd());
+  lines.push(
+    `  ${"".padStart(7, "-")}  ${cpus.map(() => "-".repeat(width - 2).padEnd(width)).join("")}`.trimEnd(),
+  );
   for (const s of trace) {
     const col = cpus.indexOf(s.cpu);
     let text = describe(s);

@@ -39,7 +39,9 @@ export function formatSummary(r: StressResult): string {
   } else {
     out.push(
       `  no race in ${n(r.iterations)} iterations` +
-        (r.upperBound !== null ? ` (95% upper bound on the race rate: ${r.upperBound.toExponential(2)} per iteration)` : ""),
+        (r.upperBound !== null
+          ? ` (95% upper bound on the race rate: ${r.upperBound.toExponential(2)} per iteration)`
+          : ""),
     );
   }
   if (r.firstRace) {
@@ -55,7 +57,13 @@ export function formatSummary(r: StressResult): string {
   if (r.aborted) out.push("", `  ABORTED: ${r.aborted}`);
   for (const f of r.faults) {
     out.push(`    CPU ${f.cpu} (${f.role}), last step ${f.lastStep}: ${f.message}`);
-    if (f.stack) out.push(...f.stack.split("\n").slice(0, 6).map((l) => `      ${l}`));
+    if (f.stack)
+      out.push(
+        ...f.stack
+          .split("\n")
+          .slice(0, 6)
+          .map((l) => `      ${l}`),
+      );
   }
   if (r.interrupted) out.push("", `  interrupted by ${r.interrupted}: results so far`);
   const e = r.environment;
@@ -68,7 +76,9 @@ export function formatSummary(r: StressResult): string {
 }
 
 /** One row per run for the matrix of fixes. */
-export function formatMatrix(rows: { result: StressResult; expect: string; ok: boolean }[]): string {
+export function formatMatrix(
+  rows: { result: StressResult; expect: string; ok: boolean }[],
+): string {
   const out = [
     "  fix        expect  iterations    it/s     races  per million  first race  verdict",
   ];

@@ -42,9 +42,15 @@ export interface RunConfig {
   sampleEvery: number;
 }
 
+/**
+ * Tuned so that --fix none races within milliseconds: a walker's G1 must come
+ * before K4 but its pin after K6. The rare long G1 delay outlasts an IPI wait
+ * (tens of microseconds), which is what it takes to race past ipi-skip.
+ */
 export const DEFAULT_DELAYS: DelaySpec[] = [
   { point: "start", maxNs: 1500, prob: 1 },
   { point: "G1", maxNs: 1500, prob: 0.5 },
+  { point: "G1", maxNs: 60_000, prob: 0.02 },
   { point: "K8", maxNs: 300, prob: 0.5 },
 ];
 

@@ -35,54 +35,59 @@ export function isDelayPoint(p: string): boolean {
   return (DELAY_POINTS as readonly string[]).includes(p);
 }
 
-/** The delay points of one CPU, indexed by step id, with its own random stream. */
+/** Levels a delay point may carry. */
+const LEVELS = 3;
+
+/**
+ * The delay points of one CPU, indexed by step id, with its own random stream.
+ * A point may carry several levels (a short frequent delay and a long rare
+ * one, like FoundationDB's BUGGIFY): each fires on its own. Flat typed arrays:
+ * this runs after every step.
+ */
 export class Delays {
-  private readonly maxSpins: Float64Array;
-  private readonly prob: Float64Array;
-  private readonly startSpins: number;
-  private readonly startProb: number;
+  /** [point * LEVELS + level]: spins at most, and probability */
+  private readonly maxSpins = new Float64Array(64 * LEVELS);
+  private readonly prob = new Float64Array(64 * LEVELS);
+  private readonly count = new Int32Array(64);
   private readonly rng: Rng;
   /** spins spent so far, for the record */
   spent = 0;
 
   constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number) {
     this.rng = rng;
-    this.maxSpins = new Float64Array(64);
-    this.prob = new Float64Array(64);
-    let startSpins = 0;
-    let startProb = 0;
     for (const d of specs) {
-      if (d.point === "start") {
-        startSpins = d.maxNs * spinsPerNs;
-        startProb = d.prob;
-        continue;
-      }
-      const id = STEP[d.point as keyof typeof STEP];
+      const id = d.point === "start" ? START : STEP[d.point as keyof typeof STEP];
       if (id === undefined) throw new Error(`unknown delay point ${d.point}`);
-      this.maxSpins[id] = d.maxNs * spinsPerNs;
-      this.prob[id] = d.prob;
+      if (this.count[id] === LEVELS) throw new Error(`more than ${LEVELS} delays at ${d.point}`);
+      if (d.maxNs <= 0 || d.prob <= 0) continue;
+      const k = id * LEVELS + this.count[id]++;
+      this.maxSpins[k] = d.maxNs * spinsPerNs;
+      this.prob[k] = d.prob;
     }
-    this.startSpins = startSpins;
-    this.startProb = startProb;
   }
 
   /** Maybe spin after `step` ran. */
   after(step: number): void {
-    const max = this.maxSpins[step];
-    if (max === 0) return;
-    this.fire(max, this.prob[step]);
+    if (this.count[step] !== 0) this.fire(step);
   }
 
   /** The per-trial start offset. */
   start(): void {
-    if (this.startSpins !== 0) this.fire(this.startSpins, this.startProb);
+    if (this.count[START] !== 0) this.fire(START);
   }
 
-  private fire(max: number, prob: number): void {
+  private fire(point: number): void {
     const rng = this.rng;
-    if (prob < 1 && rng.float() >= prob) return;
-    const n = Math.floor(rng.float() * max);
-    this.spent += n;
-    spin(n);
+    const n = this.count[point];
+    for (let k = point * LEVELS; k < point * LEVELS + n; k++) {
+      const prob = this.prob[k];
+      if (prob < 1 && rng.float() >= prob) continue;
+      const spins = Math.floor(rng.float() * this.maxSpins[k]);
+      this.spent += spins;
+      spin(spins);
+    }
   }
 }
+
+/** Slot of the start offset (no step has id 0). */
+const START = 0;

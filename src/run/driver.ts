@@ -53,6 +53,8 @@ export interface CpuTask {
   config: RunConfig;
   /** spins before a wait sleeps */
   spinLimit: number;
+  /** lockstep: CPU 0 waits for every GUP CPU before each trial (set when CPUs outnumber cores) */
+  trialBarrier: boolean;
 }
 
 export interface CpuReport {
@@ -99,11 +101,13 @@ class CpuRun {
   readonly undeclared: string[] = [];
   /** time every Nth GUP-fast call and collapse (0: none) */
   readonly sampleEvery: number;
+  readonly trialBarrier: boolean;
   readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
 
   constructor(task: CpuTask) {
     this.config = task.config;
     this.sampleEvery = task.config.sampleEvery;
+    this.trialBarrier = task.trialBarrier;
     this.mem = new Memory(task.geo, task.sab);
     const fix = findFix(task.config.fix);
     if (!fix) throw new Error(`unknown fix ${task.config.fix}`);
@@ -166,7 +170,8 @@ class CpuRun {
       if (s === STEP.K5) {
         this.st[STAT.ipiBroadcasts]++;
         if (timed) ipiStart = performance.now();
-      } else if (s === STEP.K5W && timed) sample(this.samples.ipiWaitNs, (performance.now() - ipiStart) * 1e6);
+      } else if (s === STEP.K5W && timed)
+        sample(this.samples.ipiWaitNs, (performance.now() - ipiStart) * 1e6);
       delays.after(s);
     }
     if (timed) sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
@@ -303,6 +308,17 @@ function lockstepCollapse(run: CpuRun): void {
     mem.store(CTL.roundOpen, round);
     kickAll(mem);
     for (let r = 0; r < regions; r++) {
+      if (run.trialBarrier) {
+        // Oversubscribed: start each trial together (jcstress's barrier), or a
+        // descheduled GUP CPU arrives after the collapse and only sees a huge pmd.
+        const trial = (round - 1) * regions + r + 1;
+        const ready = run.waiter.until(
+          () => notReady(mem, trial) < 0,
+          () => Math.max(1, notReady(mem, trial)),
+          "GUP CPUs to reach the next trial",
+        );
+        if (!ready) return;
+      }
       mem.store(mem.region(r, REGION.announce), round);
       kickAll(mem);
       run.delays.start();
@@ -326,6 +342,11 @@ function lockstepCollapse(run: CpuRun): void {
   }
   mem.store(CTL.closed, 1);
   kickAll(mem);
+}
+
+function notReady(mem: Memory, trial: number): number {
+  for (let c = 1; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.ready)) < trial) return c;
+  return -1;
 }
 
 function laggard(mem: Memory, round: number): number {
@@ -353,6 +374,10 @@ function lockstepGup(run: CpuRun): void {
     );
     if (!open || mem.load(CTL.roundOpen) < round) return;
     for (let r = 0; r < regions; r++) {
+      if (run.trialBarrier) {
+        mem.store(mem.cpuA(id, CPU_A.ready), (round - 1) * regions + r + 1);
+        kick(mem, 0);
+      }
       const announced = run.waiter.until(
         () => mem.load(mem.region(r, REGION.announce)) >= round,
         () => 0,

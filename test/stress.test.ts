@@ -1,0 +1,99 @@
+// Threaded runs with bounded iteration counts: the real race under real
+// concurrency, and each fix closing it. Counts, never timings.
+
+import { describe, expect, it } from "vitest";
+import { defaultConfig, type RunConfig } from "../src/run/config.js";
+import { runStress, type StressResult } from "../src/run/stress.js";
+
+const run = (over: Partial<RunConfig>): Promise<StressResult> =>
+  runStress({ ...defaultConfig(), cpus: 2, seed: 7, timeMs: 30_000, ...over });
+
+const forbidden = (r: StressResult) =>
+  Object.values(r.outcomes)
+    .filter((o) => o.grade === "FORBIDDEN")
+    .reduce((a, o) => a + o.count, 0);
+
+describe("stress on real threads", () => {
+  it("fix none: the race is found, every race confirmed, and its trace shows the three conditions", async () => {
+    const r = await run({ fix: "none", iterations: 20_000 });
+    expect(r.aborted).toBeNull();
+    expect(r.iterations).toBeGreaterThanOrEqual(20_000);
+    expect(r.races).toBeGreaterThan(0);
+    expect(r.confirmed).toBe(r.races);
+    expect(r.outcomes["stale-pin"].count).toBe(r.races);
+    expect(r.firstRaceMs).not.toBeNull();
+    const fr = r.firstRace;
+    expect(fr).not.toBeNull();
+    if (!fr) return;
+    const at = (cpu: number, step: string, index?: number) =>
+      fr.trace.find(
+        (s) => s.cpu === cpu && s.step === step && (index === undefined || s.index === index),
+      )?.clock ?? Number.NaN;
+    const walker = fr.cpu;
+    // MODEL.md section 6: G1 < K4, K6(f) < G5(f), G7(f) < K8(f).
+    expect(at(walker, "G1")).toBeLessThan(at(0, "K4"));
+    expect(at(0, "K6", fr.index)).toBeLessThan(at(walker, "G5", fr.index));
+    expect(at(walker, "G7", fr.index)).toBeLessThan(at(0, "K8", fr.index));
+    expect(at(0, "K10")).toBeGreaterThan(at(0, "K8", fr.index));
+  });
+
+  it("fix ipi-skip (3 CPUs): skipping one IPI target brings the race back", async () => {
+    const r = await run({ fix: "ipi-skip", cpus: 3, iterations: 20_000 });
+    expect(r.aborted).toBeNull();
+    expect(r.ipi.broadcasts).toBeGreaterThan(0);
+    expect(r.races).toBeGreaterThan(0);
+  });
+
+  for (const fix of ["recheck", "ipi", "upstream"]) {
+    it(`fix ${fix}: no race and nothing FORBIDDEN, while the race window is still being hit`, async () => {
+      const r = await run({ fix, iterations: 30_000 });
+      expect(r.aborted).toBeNull();
+      expect(r.iterations).toBeGreaterThanOrEqual(30_000);
+      expect(r.races).toBe(0);
+      expect(forbidden(r)).toBe(0);
+      expect(r.firstRace).toBeNull();
+      if (fix === "ipi") {
+        // the walker's pin lands before K6 because K5 waited for it
+        expect(r.ipi.handlerEntries).toBeGreaterThan(0);
+        expect(r.outcomes["collapse-aborted-pin"].count).toBeGreaterThan(0);
+      } else {
+        // G6 saw the cleared pmd after a pin: exactly the pins that would have raced
+        expect(r.backoffs.pmd).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it("freerun: CPUs loop like real CPUs; none races, recheck does not", async () => {
+    const none = await run({ fix: "none", mode: "freerun", iterations: 150_000 });
+    expect(none.aborted).toBeNull();
+    expect(none.gupCalls).toBeGreaterThanOrEqual(150_000);
+    expect(none.races).toBeGreaterThan(0);
+    const recheck = await run({ fix: "recheck", mode: "freerun", iterations: 150_000 });
+    expect(recheck.aborted).toBeNull();
+    expect(recheck.races).toBe(0);
+    expect(forbidden(recheck)).toBe(0);
+  });
+
+  it("counts add up: every iteration is graded into exactly one GUP-fast outcome per GUP CPU", async () => {
+    const r = await run({ fix: "none", cpus: 3, iterations: 5_000 });
+    const gupOutcomes = [
+      "stale-pin",
+      "pinned",
+      "backoff-pmd",
+      "backoff-pte",
+      "fallback-pmd",
+      "fallback-pte",
+      "fallback-grab",
+      "undeclared",
+    ]
+      .map((k) => r.outcomes[k].count)
+      .reduce((a, b) => a + b, 0);
+    expect(gupOutcomes).toBe(r.gupCalls);
+    expect(r.gupCalls).toBe(r.iterations * 2);
+    const collapseOutcomes = ["collapse-committed", "collapse-aborted-scan", "collapse-aborted-pin"]
+      .map((k) => r.outcomes[k].count)
+      .reduce((a, b) => a + b, 0);
+    expect(collapseOutcomes).toBe(r.collapses.attempted);
+    expect(r.collapses.attempted).toBe(r.iterations);
+  });
+});
