@@ -75,8 +75,31 @@ export const FIXES: readonly Fix[] = [
 
 export const FIX_NAMES = FIXES.map((f) => f.name);
 
+/**
+ * A fix by name, or a weakened variant written as "base~knob=value,...", e.g.
+ * "recheck~recheckPmdLive=true": the mutants cross into the worker threads as
+ * such a name, so the threaded drivers need no knowledge of them.
+ */
 export function findFix(name: string): Fix | undefined {
-  return FIXES.find((f) => f.name === name);
+  const exact = FIXES.find((f) => f.name === name);
+  if (exact !== undefined || !name.includes("~")) return exact;
+  const [baseName, knobs] = name.split("~", 2);
+  const base = FIXES.find((f) => f.name === baseName);
+  if (base === undefined) return undefined;
+  const fix: Fix = { ...base, name };
+  for (const pair of knobs.split(",")) {
+    const [knob, value] = pair.split("=", 2);
+    if (!(knob in base) || knob === "name" || knob === "summary") return undefined;
+    const key = knob as keyof Fix;
+    if (typeof base[key] === "boolean") {
+      if (value !== "true" && value !== "false") return undefined;
+      (fix as unknown as Record<string, unknown>)[key] = value === "true";
+    } else if (key === "ipi") {
+      if (value !== "none" && value !== "gup" && value !== "all") return undefined;
+      fix.ipi = value;
+    } else return undefined;
+  }
+  return fix;
 }
 
 /** Fixes that must close the race. */

@@ -10,6 +10,12 @@ export interface DelaySpec {
   point: string;
   maxNs: number;
   prob: number;
+  /**
+   * Forced instead of random: spin exactly maxNs after the nth time (1-based,
+   * counted from the trial's start) this CPU runs `point`, every trial. The
+   * explorer sets these to replay a counterexample on real threads.
+   */
+  nth?: number;
 }
 
 export interface RunConfig {

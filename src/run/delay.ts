@@ -50,12 +50,21 @@ export class Delays {
   private readonly prob = new Float64Array(64 * LEVELS);
   private readonly count = new Int32Array(64);
   private readonly rng: Rng;
+  /** forced delays (DelaySpec.nth): spins by step id, then by occurrence in the trial */
+  private readonly forced: (Float64Array | undefined)[] = [];
+  /** occurrences of each step since the trial started, kept only when some delay is forced */
+  private readonly seen = new Int32Array(64);
+  private hasForced = false;
   /** spins spent so far, for the record */
   spent = 0;
 
   constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number) {
     this.rng = rng;
     for (const d of specs) {
+      if (d.nth !== undefined) {
+        this.force(d, spinsPerNs);
+        continue;
+      }
       const id = d.point === "start" ? START : STEP[d.point as keyof typeof STEP];
       if (id === undefined) throw new Error(`unknown delay point ${d.point}`);
       if (this.count[id] === LEVELS) throw new Error(`more than ${LEVELS} delays at ${d.point}`);
@@ -68,12 +77,34 @@ export class Delays {
 
   /** Maybe spin after `step` ran. */
   after(step: number): void {
+    if (this.hasForced) this.fireForced(step);
     if (this.count[step] !== 0) this.fire(step);
   }
 
   /** The per-trial start offset. */
   start(): void {
+    if (this.hasForced) this.seen.fill(0);
     if (this.count[START] !== 0) this.fire(START);
+  }
+
+  private force(d: DelaySpec, spinsPerNs: number): void {
+    const id = STEP[d.point as keyof typeof STEP];
+    if (id === undefined) throw new Error(`unknown delay point ${d.point} for a forced delay`);
+    const nth = d.nth ?? 0;
+    const old = this.forced[id];
+    const byNth = new Float64Array(Math.max(old?.length ?? 0, nth + 1));
+    if (old !== undefined) byNth.set(old);
+    byNth[nth] = d.maxNs * spinsPerNs;
+    this.forced[id] = byNth;
+    this.hasForced = true;
+  }
+
+  private fireForced(step: number): void {
+    const nth = ++this.seen[step];
+    const byNth = this.forced[step];
+    if (byNth === undefined || nth >= byNth.length || byNth[nth] === 0) return;
+    this.spent += byNth[nth];
+    spin(byNth[nth]);
   }
 
   private fire(point: number): void {
