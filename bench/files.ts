@@ -1,0 +1,41 @@
+// Where results live: results/ under the package root (git-ignored).
+// Each bench run writes results/bench-<date>.json and results/latest.json.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchResults } from "../src/report/results.js";
+
+/** The package root, whether we run from bench/ (vitest) or dist/bench/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+export function defaultResultsDir(): string {
+  return join(packageRoot(), "results");
+}
+
+/** Save a result; returns [dated file, latest.json]. */
+export function saveResults(results: BenchResults, dir: string): [string, string] {
+  mkdirSync(dir, { recursive: true });
+  const stamp = results.environment.date.replace(/[:.]/g, "-");
+  const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}.json`);
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(dated, text);
+  const latest = join(dir, "latest.json");
+  writeFileSync(latest, text);
+  return [dated, latest];
+}
+
+/** Read a result file; null when it does not exist. Throws on a file that is not a bench result. */
+export function loadResults(file: string): BenchResults | null {
+  if (!existsSync(file)) return null;
+  const data = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+  if (data?.tool !== "gupstress-bench") throw new Error(`${file} is not a gupstress bench result`);
+  return data;
+}

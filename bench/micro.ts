@@ -1,0 +1,175 @@
+// The floor: one GUP-fast walk as the fewest Atomics operations that can do
+// it, against the same walk as the harness runs it (gupFastStep, step by
+// step). Single-threaded, side by side under tinybench, on an undisturbed
+// page table: what is measured is the harness's own cost, not contention.
+
+import { Bench } from "tinybench";
+import { Cpu } from "../src/kernel/cpu.js";
+import { findFix } from "../src/kernel/fixes.js";
+import { GUP_PIN_COUNTING_BIAS } from "../src/kernel/frames.js";
+import { gupFastStep, newWalk, startWalk, unpinStep } from "../src/kernel/gup.js";
+import { DONE } from "../src/kernel/steps.js";
+import {
+  CPU_A,
+  FRAME,
+  Memory,
+  PMD_TABLE,
+  pmdId,
+  pmdKind,
+  pteFrame,
+  ptePresent,
+} from "../src/memory/layout.js";
+import type { MicroResult } from "../src/report/results.js";
+import { Delays } from "../src/run/delay.js";
+import { Rng } from "../src/run/random.js";
+import { Waiter } from "../src/run/wait.js";
+import { setupRegions } from "../src/scenarios/gup-vs-collapse.js";
+import { estimate, pairedRatio } from "../src/stats/stats.js";
+
+const PTES = 8;
+/** walks per tinybench iteration: keeps the timer's own cost out of a ~200 ns call */
+const BATCH = 256;
+
+function lab(): Memory {
+  const mem = new Memory({ cpus: 2, regions: 1, ptes: PTES, frames: 64, traceRing: 4096 });
+  setupRegions(mem);
+  return mem;
+}
+
+/**
+ * One walk of region 0's PTES pages the way the driver's CpuRun.walk runs it:
+ * step loop, delay hook after each step (no delay points: a table lookup),
+ * pending IPIs taken after G9; then every page unpinned.
+ */
+export function harnessWalker(fixName: string, tracing: boolean): () => number {
+  const fix = findFix(fixName);
+  if (!fix) throw new Error(`unknown fix ${fixName}`);
+  const mem = lab();
+  const cpu = new Cpu(mem, 1, fix, tracing);
+  const delays = new Delays([], new Rng(1, 1), 1);
+  const waiter = new Waiter(cpu, 2000, 64);
+  const w = newWalk(PTES);
+  return () => {
+    startWalk(w, 0, 0, PTES);
+    while (w.pc !== DONE) delays.after(gupFastStep(cpu, w));
+    waiter.serviceIpis();
+    const nr = w.nr;
+    for (let k = 0; k < nr; k++) unpinStep(cpu, w, k);
+    return nr;
+  };
+}
+
+/**
+ * The floor: only the Atomics loads and read-modify-writes a walk needs.
+ * irq off, pmd load, per page: pte load, refcount add-unless-zero, pte
+ * re-load; irq on; then the unpins.
+ */
+export function floorWalker(): () => number {
+  const mem = lab();
+  const i32 = mem.i32;
+  const irq = mem.cpuA(1, CPU_A.irq);
+  const frames = new Int32Array(PTES);
+  return () => {
+    Atomics.add(i32, irq, 1);
+    const pmd = Atomics.load(i32, mem.pmd(0));
+    let nr = 0;
+    if (pmdKind(pmd) === PMD_TABLE) {
+      const table = pmdId(pmd);
+      for (let j = 0; j < PTES; j++) {
+        const pteIdx = mem.pte(table, j);
+        const pte = Atomics.load(i32, pteIdx);
+        if (!ptePresent(pte)) break;
+        const f = pteFrame(pte);
+        const ref = mem.frame(f, FRAME.refcount);
+        let seen = Atomics.load(i32, ref);
+        let ok = false;
+        while (seen !== 0) {
+          const was = Atomics.compareExchange(i32, ref, seen, seen + GUP_PIN_COUNTING_BIAS);
+          if (was === seen) {
+            ok = true;
+            break;
+          }
+          seen = was;
+        }
+        if (!ok) break;
+        if (Atomics.load(i32, pteIdx) !== pte) {
+          Atomics.sub(i32, ref, GUP_PIN_COUNTING_BIAS);
+          break;
+        }
+        frames[nr++] = f;
+      }
+    }
+    Atomics.add(i32, irq, 1);
+    for (let k = 0; k < nr; k++) {
+      Atomics.sub(i32, mem.frame(frames[k], FRAME.refcount), GUP_PIN_COUNTING_BIAS);
+    }
+    return nr;
+  };
+}
+
+let sink = 0;
+
+function batched(walk: () => number): () => void {
+  return () => {
+    let s = 0;
+    for (let i = 0; i < BATCH; i++) s += walk();
+    sink += s;
+  };
+}
+
+/**
+ * `passes` tinybench runs of the four walkers, each pass all four in turn, so
+ * that the ratios are paired within a pass and drift between passes shows in
+ * their margins.
+ */
+export async function measureMicro(passes: number, taskMs: number): Promise<MicroResult> {
+  const names = ["floor", "harness", "recheck", "traced"] as const;
+  const walkers = {
+    floor: floorWalker(),
+    harness: harnessWalker("none", false),
+    recheck: harnessWalker("recheck", false),
+    traced: harnessWalker("none", true),
+  };
+  for (const w of Object.values(walkers))
+    if (w() !== PTES) throw new Error("walk did not pin every page");
+  const perPass: Record<(typeof names)[number], number[]> = {
+    floor: [],
+    harness: [],
+    recheck: [],
+    traced: [],
+  };
+  for (let p = 0; p < passes; p++) {
+    const bench = new Bench({ time: taskMs, warmupTime: Math.min(50, taskMs), iterations: 16 });
+    // Rotate the order each pass so that no walker always runs first.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + p) % names.length];
+      bench.add(name, batched(walkers[name]), { async: false });
+    }
+    await bench.run();
+    for (const task of bench.tasks) {
+      const r = task.result;
+      if (r.state !== "completed") throw new Error(`micro ${task.name}: ${r.state}`);
+      perPass[task.name as (typeof names)[number]].push((r.latency.mean * 1e6) / BATCH);
+    }
+  }
+  if (sink === -1) console.log(sink);
+  const fig = (xs: number[]) => {
+    const e = estimate(xs);
+    return { value: e.value, rme: e.rme };
+  };
+  const ratio = (a: number[], b: number[]) => {
+    const e = pairedRatio(a, b);
+    return { value: e.value, rme: e.rme };
+  };
+  return {
+    ptesPerWalk: PTES,
+    passes,
+    floorNsPerCall: fig(perPass.floor),
+    harnessNsPerCall: fig(perPass.harness),
+    recheckNsPerCall: fig(perPass.recheck),
+    tracedNsPerCall: fig(perPass.traced),
+    harnessOverhead: ratio(perPass.harness, perPass.floor),
+    recheckOverhead: ratio(perPass.recheck, perPass.harness),
+    traceOverhead: ratio(perPass.traced, perPass.harness),
+  };
+}

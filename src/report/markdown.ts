@@ -1,0 +1,222 @@
+// The benchmark results as tables (shared by the Markdown summary and the HTML
+// report) and as a Markdown document. Pure functions of a BenchResults.
+
+import type { BenchResults, Rme, VariantResult } from "./results.js";
+import { formatNumber } from "./svg.js";
+
+export interface Table {
+  title: string;
+  note: string;
+  head: string[];
+  rows: string[][];
+}
+
+/** "1.45M ±3.1%"; the margin is left out when it cannot be computed. */
+export function withRme(value: number | null | undefined, rme: Rme | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "n/a";
+  const v = formatNumber(value);
+  return rme === null || rme === undefined || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
+}
+
+export function formatRme(rme: number): string {
+  return `${rme < 10 ? rme.toFixed(1) : Math.round(rme)}%`;
+}
+
+function pct(x: number, rme: Rme): string {
+  if (!Number.isFinite(x)) return "n/a";
+  const v = x === 0 ? "0" : x < 1e-4 ? x.toExponential(1) : `${(x * 100).toPrecision(2)}%`;
+  return rme === null || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
+}
+
+function ratio(x: number, rme: Rme): string {
+  if (!Number.isFinite(x)) return "n/a";
+  const v = `${x.toFixed(2)}x`;
+  return rme === null || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
+}
+
+function variantRow(v: VariantResult, withCpus: boolean): string[] {
+  const r = v.rme;
+  const row = [
+    v.fix,
+    withRme(v.gupCallsPerSec, r.gupCallsPerSec),
+    v.fix === "none" ? "1" : ratio(v.vsNone.gupCallsPerSec, r.vsNone.gupCallsPerSec),
+    withRme(v.gupLatencyNs.p50, r.gupLatencyNs.p50),
+    withRme(v.gupLatencyNs.p99, r.gupLatencyNs.p99),
+    withRme(v.collapseLatencyUs.p50, r.collapseLatencyUs.p50),
+    withRme(v.collapseLatencyUs.p99, r.collapseLatencyUs.p99),
+    v.ipiWaitUs ? withRme(v.ipiWaitUs.p50, r.ipiWaitUs?.p50) : "-",
+    v.ipiWaitUs ? withRme(v.ipiWaitUs.p99, r.ipiWaitUs?.p99) : "-",
+    pct(v.backoffRate, r.backoffRate),
+    pct(v.fallbackRate, r.fallbackRate),
+    withRme(v.collapsesPerSec, r.collapsesPerSec),
+    v.ipiWaitUs ? withRme(v.ipiHandlerEntriesPerSec, r.ipiHandlerEntriesPerSec) : "-",
+  ];
+  return withCpus ? [String(v.cpus), ...row] : row;
+}
+
+const VARIANT_HEAD = [
+  "fix",
+  "GUP calls/s per CPU",
+  "vs none",
+  "GUP p50 ns",
+  "GUP p99 ns",
+  "collapse p50 us",
+  "collapse p99 us",
+  "IPI wait p50 us",
+  "IPI wait p99 us",
+  "back-off rate",
+  "fallback rate",
+  "collapses/s",
+  "IPI entries/s per GUP CPU",
+];
+
+export function resultTables(res: BenchResults): Table[] {
+  const s = res.settings;
+  const cpus = res.variants[0]?.cpus ?? 2;
+  const micro = res.micro;
+  const tables: Table[] = [
+    {
+      title: `Cost per fix (${cpus} CPUs: 1 collapse + ${cpus - 1} GUP-fast)`,
+      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds; ± is the 95% relative margin of error over rounds; "vs none" is paired per round.`,
+      head: VARIANT_HEAD,
+      rows: res.variants.map((v) => variantRow(v, false)),
+    },
+    {
+      title: "Scaling with CPU count",
+      note: `CPU counts past ${res.environment.cores} are oversubscribed (more CPU threads than cores): a target thread may be descheduled when the IPI arrives, as a preempted vCPU is.`,
+      head: ["CPUs", ...VARIANT_HEAD],
+      rows: res.scaling.map((v) => variantRow(v, true)),
+    },
+    {
+      title: "The floor: harness cost per GUP-fast walk",
+      note: `single thread, tinybench, ${micro.passes} passes, one walk = ${micro.ptesPerWalk} pages pinned then unpinned; ratios paired per pass.`,
+      head: ["walk", "ns per call", "ratio"],
+      rows: [
+        [
+          "floor: hand-written Atomics only",
+          withRme(micro.floorNsPerCall.value, micro.floorNsPerCall.rme),
+          "1",
+        ],
+        [
+          "harness: gupFastStep loop, fix none, tracing off",
+          withRme(micro.harnessNsPerCall.value, micro.harnessNsPerCall.rme),
+          `${ratio(micro.harnessOverhead.value, micro.harnessOverhead.rme)} floor`,
+        ],
+        [
+          "harness, fix recheck (G6 added)",
+          withRme(micro.recheckNsPerCall.value, micro.recheckNsPerCall.rme),
+          `${ratio(micro.recheckOverhead.value, micro.recheckOverhead.rme)} none`,
+        ],
+        [
+          "harness, fix none, tracing on",
+          withRme(micro.tracedNsPerCall.value, micro.tracedNsPerCall.rme),
+          `${ratio(micro.traceOverhead.value, micro.traceOverhead.rme)} untraced`,
+        ],
+      ],
+    },
+    {
+      title: "Race-finding power",
+      note: `lockstep, default delay points, tracing on; rate from one ${s.raceRunMs} ms run; time to first race over untilRace trials (a trial without a race by its limit is censored).`,
+      head: [
+        "fix",
+        "CPUs",
+        "iterations",
+        "races",
+        "races per million",
+        "first race median ms",
+        "first race p90 ms",
+        "trials (censored)",
+        "95% bound, zero hits",
+      ],
+      rows: res.racePower.map((r) => [
+        r.fix,
+        String(r.cpus),
+        formatNumber(r.iterations),
+        String(r.races),
+        withRme(r.racesPerMillion, r.racesPerMillionRme),
+        r.firstRaceMs
+          ? r.firstRaceMs.median === null
+            ? `> ${r.trialLimitMs}`
+            : withRme(r.firstRaceMs.median, r.firstRaceMsRme?.median)
+          : "-",
+        r.firstRaceMs
+          ? r.firstRaceMs.p90 === null
+            ? `> ${r.trialLimitMs}`
+            : withRme(r.firstRaceMs.p90, r.firstRaceMsRme?.p90)
+          : "-",
+        r.trials > 0 ? `${r.trials} (${r.censored})` : "-",
+        r.upperBound === null ? "-" : `p < ${r.upperBound.toExponential(1)} per iteration`,
+      ]),
+    },
+  ];
+  return tables;
+}
+
+export function environmentLine(res: BenchResults): string {
+  const e = res.environment;
+  return `node ${e.node} (V8 ${e.v8}), ${e.cpuModel}, ${e.cores} cores, ${e.platform}, commit ${e.commit ?? "unknown"}, ${e.date}${res.quick ? ", --quick" : ""}`;
+}
+
+function mdCell(s: string): string {
+  return s.replace(/\|/g, "\\|");
+}
+
+export function markdownTable(t: Table): string {
+  const lines = [
+    `| ${t.head.map(mdCell).join(" | ")} |`,
+    `| ${t.head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+    ...t.rows.map((r) => `| ${r.map(mdCell).join(" | ")} |`),
+  ];
+  return lines.join("\n");
+}
+
+/** Headline sentences: the figures a reader wants first. */
+export function headlines(res: BenchResults): string[] {
+  const by = (fix: string) => res.variants.find((v) => v.fix === fix);
+  const out: string[] = [];
+  const rc = by("recheck");
+  const ipi = by("ipi");
+  const m = res.micro;
+  out.push(
+    `Harness overhead against the floor: ${ratio(res.harnessOverhead, res.harnessOverheadRme)} (${withRme(m.harnessNsPerCall.value, m.harnessNsPerCall.rme)} ns vs ${withRme(res.floorNsPerCall, res.floorNsPerCallRme)} ns per ${m.ptesPerWalk}-page walk).`,
+  );
+  out.push(
+    `The re-check (G6) costs ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} per GUP-fast walk single-threaded` +
+      (rc
+        ? `; threaded, recheck runs at ${ratio(rc.vsNone.gupCallsPerSec, rc.rme.vsNone.gupCallsPerSec)} none's GUP-fast throughput.`
+        : "."),
+  );
+  if (ipi?.ipiWaitUs) {
+    const scal = res.scaling.filter((v) => v.fix === "ipi" && v.ipiWaitUs);
+    const range = scal
+      .map((v) => `${formatNumber(v.ipiWaitUs?.p50 ?? Number.NaN)} us at ${v.cpus}`)
+      .join(", ");
+    out.push(
+      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; collapse with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} none's p50 at ${ipi.cpus} CPUs.`,
+    );
+  }
+  for (const r of res.racePower.filter((x) => x.firstRaceMs)) {
+    out.push(
+      `${r.fix} (${r.cpus} CPUs): ${formatNumber(r.racesPerMillion)} races per million iterations, first race after ${r.firstRaceMs?.median === null ? `> ${r.trialLimitMs}` : formatNumber(r.firstRaceMs?.median ?? Number.NaN)} ms (median of ${r.trials}).`,
+    );
+  }
+  return out;
+}
+
+export function markdownSummary(res: BenchResults): string {
+  const parts = [
+    "# gupstress bench: what each fix costs",
+    "",
+    environmentLine(res),
+    "",
+    ...headlines(res).map((h) => `- ${h}`),
+    "",
+  ];
+  for (const t of resultTables(res))
+    parts.push(`## ${t.title}`, "", t.note, "", markdownTable(t), "");
+  parts.push(
+    `Emulated IPIs are futex wakes between worker threads (about 10 to 30 us when the target sleeps), not APIC IPIs (about 1 to 3 us): compare shapes and ratios with the kernel, not absolute times. Bench wall time ${(res.wallMs / 1000).toFixed(1)} s; pool start cold ${formatNumber(res.pool.coldStartupMs)} ms, warm ${formatNumber(res.pool.warmStartupMs)} ms.`,
+    "",
+  );
+  return parts.join("\n");
+}

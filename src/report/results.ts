@@ -1,0 +1,137 @@
+// The shape of a benchmark result file (results/latest.json): what
+// `npm run bench -- --json` prints and what the report reads. Every `rme` is a
+// relative 95% margin of error in percent (null: not computable, e.g. one round).
+
+import type { Environment } from "../run/environment.js";
+
+export type Rme = number | null;
+
+export interface Quantiles {
+  p50: number;
+  p99: number;
+}
+
+export interface QuantilesRme {
+  p50: Rme;
+  p99: Rme;
+}
+
+/** One fix at one CPU count, freerun, averaged over interleaved rounds. */
+export interface VariantResult {
+  fix: string;
+  /** CPU 0 collapse + cpus - 1 GUP-fast CPUs */
+  cpus: number;
+  rounds: number;
+  /** GUP-fast calls per second per GUP CPU */
+  gupCallsPerSec: number;
+  /** one GUP-fast call, performance.now() around it (sampled) */
+  gupLatencyNs: Quantiles;
+  /** one collapse attempt, K0..K11 */
+  collapseLatencyUs: Quantiles;
+  /** K5 send to K5W all acks in; null for fixes without an IPI */
+  ipiWaitUs: Quantiles | null;
+  /** back-offs at G6 or G7 per GUP-fast call */
+  backoffRate: number;
+  /** slow-path fallbacks (G1, G3, G5) per GUP-fast call */
+  fallbackRate: number;
+  collapsesPerSec: number;
+  /** IPI handler entries per second per GUP CPU */
+  ipiHandlerEntriesPerSec: number;
+  /** paired ratios against fix none at the same CPU count, same rounds */
+  vsNone: {
+    gupCallsPerSec: number;
+    gupLatencyP50: number;
+    collapseLatencyP50: number;
+  };
+  rme: {
+    gupCallsPerSec: Rme;
+    gupLatencyNs: QuantilesRme;
+    collapseLatencyUs: QuantilesRme;
+    ipiWaitUs: QuantilesRme | null;
+    backoffRate: Rme;
+    fallbackRate: Rme;
+    collapsesPerSec: Rme;
+    ipiHandlerEntriesPerSec: Rme;
+    vsNone: { gupCallsPerSec: Rme; gupLatencyP50: Rme; collapseLatencyP50: Rme };
+  };
+}
+
+/** A figure with its margin of error. */
+export interface Figure {
+  value: number;
+  rme: Rme;
+}
+
+/** Single-threaded, side by side under tinybench: one walk of `ptes` pages, pin and unpin. */
+export interface MicroResult {
+  ptesPerWalk: number;
+  passes: number;
+  /** the hand-written Atomics-only walk */
+  floorNsPerCall: Figure;
+  /** gupFastStep loop as the driver runs it, fix none, tracing off, no delays */
+  harnessNsPerCall: Figure;
+  /** the same, fix recheck (G6 added) */
+  recheckNsPerCall: Figure;
+  /** the same, fix none, tracing on (a global clock Atomics.add per step) */
+  tracedNsPerCall: Figure;
+  /** harness / floor, paired per pass */
+  harnessOverhead: Figure;
+  /** recheck / none, paired per pass */
+  recheckOverhead: Figure;
+  /** traced / untraced, paired per pass */
+  traceOverhead: Figure;
+}
+
+export interface RacePowerResult {
+  fix: string;
+  cpus: number;
+  mode: "lockstep";
+  /** the fixed-time run that gives the rate (and the bound when clean) */
+  iterations: number;
+  races: number;
+  racesPerMillion: number;
+  racesPerMillionRme: Rme;
+  /** 95% upper bound on the race probability per iteration from zero hits (3/N); null when races were seen */
+  upperBound: number | null;
+  /** time to the first race over `trials` untilRace trials; null for clean fixes (no trials) */
+  firstRaceMs: { median: number | null; p90: number | null } | null;
+  firstRaceMsRme: { median: Rme; p90: Rme } | null;
+  trials: number;
+  /** trials that hit the time limit without a race */
+  censored: number;
+  trialLimitMs: number;
+  /** per trial, null when censored */
+  trialTimesMs: (number | null)[];
+}
+
+export interface BenchResults {
+  tool: "gupstress-bench";
+  version: 1;
+  quick: boolean;
+  environment: Environment;
+  settings: {
+    rounds: number;
+    runMs: number;
+    cpus: number[];
+    fixes: string[];
+    sampleEvery: number;
+    /** cost runs: global-clock tracing off, delay points off */
+    trace: boolean;
+    delays: "none";
+    raceRunMs: number;
+    raceTrials: number;
+  };
+  /** the fixes at the default CPU count (os.availableParallelism(), at least 2) */
+  variants: VariantResult[];
+  /** every fix at every CPU count */
+  scaling: VariantResult[];
+  floorNsPerCall: number;
+  floorNsPerCallRme: Rme;
+  /** harness cost per call / floor cost per call */
+  harnessOverhead: number;
+  harnessOverheadRme: Rme;
+  micro: MicroResult;
+  racePower: RacePowerResult[];
+  pool: { coldStartupMs: number; warmStartupMs: number };
+  wallMs: number;
+}

@@ -1,0 +1,137 @@
+// The report writer on a fixed result: every chart drawn, the figures in the
+// text, nothing fetched from the network. No timings.
+
+import { describe, expect, it } from "vitest";
+import { charts, renderHtml } from "../src/report/html.js";
+import { markdownSummary, resultTables, withRme } from "../src/report/markdown.js";
+import {
+  barChart,
+  ecdfChart,
+  escapeXml,
+  formatNumber,
+  lineChart,
+  logScale,
+} from "../src/report/svg.js";
+import { fixtureResults } from "./bench-fixture.js";
+
+const res = fixtureResults();
+
+describe("svg charts", () => {
+  it("a bar chart draws one bar per value with its label and error bar", () => {
+    const svg = barChart({
+      title: "T <&>",
+      yLabel: "y",
+      bars: [
+        { label: "a", value: 10, rme: 5 },
+        { label: "b", value: 20, rme: null },
+      ],
+    });
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.match(/<rect [^>]*rx="2"/g)?.length).toBe(2);
+    expect(svg).toContain("T &lt;&amp;&gt;");
+    expect(svg).toContain(">20<");
+    expect(svg).not.toContain("NaN");
+  });
+
+  it("a log line chart keeps its points inside the plot", () => {
+    const svg = lineChart({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      logY: true,
+      series: [
+        {
+          name: "ipi",
+          points: [
+            { x: 2, y: 0.5 },
+            { x: 4, y: 5000 },
+            { x: 8, y: Number.NaN },
+          ],
+        },
+      ],
+    });
+    expect(svg.match(/<circle/g)?.length).toBe(2);
+    expect(svg).not.toContain("NaN");
+    const ys = [...svg.matchAll(/cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    for (const y of ys) expect(y).toBeGreaterThanOrEqual(0);
+  });
+
+  it("an ECDF chart names how many trials raced", () => {
+    const svg = ecdfChart({
+      title: "t",
+      xLabel: "ms",
+      series: [{ name: "none", values: [1, 2, 3], total: 4 }],
+    });
+    expect(svg).toContain("none (3/4)");
+  });
+
+  it("helpers: number format, escaping, log ticks", () => {
+    expect(formatNumber(1_234_000)).toBe("1.23M");
+    expect(formatNumber(45_600)).toBe("45.6k");
+    expect(formatNumber(0.5)).toBe("0.5");
+    expect(escapeXml(`"a"<b>`)).toBe("&quot;a&quot;&lt;b&gt;");
+    expect(logScale(0.3, 4000, 0, 100).ticks).toEqual([0.1, 1, 10, 100, 1000, 10000]);
+    expect(withRme(1_234_000, 3.33)).toBe("1.23M ±3.3%");
+    expect(withRme(Number.NaN, 1)).toBe("n/a");
+  });
+});
+
+describe("the HTML report", () => {
+  const html = renderHtml(res);
+
+  it("draws every chart, each a non-empty inline svg", () => {
+    const cs = charts(res);
+    expect(cs.map((c) => c.id)).toEqual([
+      "throughput",
+      "collapse",
+      "ipi-scaling",
+      "ipi-wait",
+      "gup-scaling",
+      "first-race",
+    ]);
+    for (const c of cs) {
+      expect(html).toContain(`<figure id="${c.id}">`);
+      expect(c.svg).toMatch(/^<svg[^>]*viewBox="0 0 \d+ \d+"/);
+      expect(c.svg.match(/<(rect|path|circle)\b/g)?.length ?? 0).toBeGreaterThan(5);
+      expect(c.svg).not.toContain("NaN");
+      expect(c.svg).not.toContain("Infinity");
+    }
+    expect(html.match(/<svg\b/g)?.length).toBe(cs.length);
+  });
+
+  it("needs no network: no external scripts, styles, fonts or images", () => {
+    const urls = [...html.matchAll(/https?:\/\/[^\s"')]+/g)].map((m) => m[0]);
+    expect(urls.every((u) => u === "http://www.w3.org/2000/svg")).toBe(true);
+    expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
+  });
+
+  it("shows the figures and the environment", () => {
+    expect(html).toContain("Test CPU 9000");
+    expect(html).toContain("abcdef123456");
+    expect(html).toContain("1.23M ±3.3%");
+    expect(html).toContain("2.93x ±1.9%");
+    expect(html).toContain("p &lt; 1.0e-5 per iteration");
+    expect(html).toContain("&gt; 3000");
+  });
+});
+
+describe("the Markdown summary", () => {
+  const md = markdownSummary(res);
+
+  it("has a table per section with one row per variant", () => {
+    const tables = resultTables(res);
+    expect(tables.map((t) => t.title)).toHaveLength(4);
+    expect(tables[0].rows).toHaveLength(4);
+    expect(tables[1].rows).toHaveLength(16);
+    for (const t of tables) for (const r of t.rows) expect(r).toHaveLength(t.head.length);
+    expect(md).toContain("| fix | GUP calls/s per CPU |");
+  });
+
+  it("quotes the headline figures", () => {
+    expect(md).toContain("Harness overhead against the floor: 2.93x ±1.9%");
+    expect(md).toContain("1.20x ±1.7% per GUP-fast walk");
+    expect(md).toContain("none (2 CPUs): 37.5k races per million");
+    expect(md).toContain("v20.20.2");
+    expect(md).not.toContain("NaN");
+  });
+});
