@@ -18,6 +18,14 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "catch the race on real threads; prove each fix closes it",
     run: async () => stressCommand,
   },
+  explore: {
+    help: "every interleaving on one thread: counterexamples with replay strings",
+    run: async () => (await import("./explore/command.js")).exploreCommand,
+  },
+  mutants: {
+    help: "weaken each fix on purpose; check the explorer and stress catch it",
+    run: async () => (await import("./explore/command.js")).mutantsCommand,
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,555 @@
+// gupstress explore and gupstress mutants: flags -> explorer -> text or JSON -> exit code.
+
+import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../cli/args.js";
+import { FIX_NAMES } from "../kernel/fixes.js";
+import { drawInterleaving } from "../report/interleaving.js";
+import { type Agreement, agree } from "./agree.js";
+import {
+  DEFAULT_EXPLORE,
+  type ExploreOptions,
+  type ExploreReport,
+  expectationOf,
+  explore,
+  parseReplay,
+  replayTrace,
+  STRATEGIES,
+  type Strategy,
+} from "./explore.js";
+import { MODEL_LIMITS } from "./model.js";
+import { findMutant, MUTANTS, type MutantRow, runMutants } from "./mutants.js";
+import { ReplayError } from "./scheduler.js";
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTTY: boolean;
+  signal?: AbortSignal;
+}
+
+const EXIT = { ok: 0, mismatch: 1, usage: 2 } as const;
+const MUTANT_IDS = MUTANTS.map((m) => m.id);
+
+export const EXPLORE_FLAGS: FlagSpec[] = [
+  {
+    name: "fix",
+    kind: "enum",
+    arg: "NAME",
+    values: [...FIX_NAMES, "all", ...MUTANT_IDS],
+    help: `fix variant: ${FIX_NAMES.join(", ")}, all (default), or a mutant id (gupstress mutants --help)`,
+  },
+  {
+    name: "strategy",
+    kind: "enum",
+    arg: "NAME",
+    values: STRATEGIES,
+    help: "exhaustive (default: depth-first over every interleaving), pct, or random (seeded)",
+  },
+  {
+    name: "preemptions",
+    kind: "int",
+    arg: "K",
+    min: 0,
+    max: 64,
+    help: "exhaustive: at most K preemptions per interleaving (default: no bound)",
+  },
+  { name: "depth", kind: "int", arg: "D", min: 1, max: 64, help: "pct: bug depth d (default 3)" },
+  {
+    name: "runs",
+    kind: "int",
+    arg: "N",
+    min: 1,
+    max: 1e9,
+    help: "pct, random: interleavings to run (default 10000)",
+  },
+  {
+    name: "seed",
+    kind: "int",
+    arg: "N",
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: "pct, random: seed (default 1)",
+  },
+  {
+    name: "cpus",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.cpus.min,
+    max: MODEL_LIMITS.cpus.max,
+    help: `CPUs: 1 collapse + N-1 GUP-fast walkers (default 2; ${MODEL_LIMITS.cpus.min}..${MODEL_LIMITS.cpus.max})`,
+  },
+  {
+    name: "ptes",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.ptes.min,
+    max: MODEL_LIMITS.ptes.max,
+    help: `pages in the region (default 3; ${MODEL_LIMITS.ptes.min}..${MODEL_LIMITS.ptes.max})`,
+  },
+  {
+    name: "no-memo",
+    kind: "bool",
+    help: "exhaustive: run every interleaving to its end (no pruning of revisited states; slow, for checking)",
+  },
+  {
+    name: "replay",
+    kind: "string",
+    arg: "STRING",
+    help: "run one interleaving again, step for step, from the replay string a counterexample printed",
+  },
+  {
+    name: "agree",
+    kind: "bool",
+    help: "also run each counterexample on real threads with delays forced where it switches CPUs (2 CPUs)",
+  },
+  {
+    name: "unit-ns",
+    kind: "int",
+    arg: "NS",
+    min: 100,
+    max: 1_000_000,
+    help: "--agree: forced spin per step of the other CPU (default 3000)",
+  },
+  {
+    name: "expect",
+    kind: "enum",
+    arg: "race|clean",
+    values: ["race", "clean"],
+    help: "exit 0 when the verdict matches (default: race for none, ipi-skip and the mutants; clean otherwise)",
+  },
+  { name: "json", kind: "bool", help: "print one JSON object on stdout instead of text" },
+  { name: "help", kind: "bool", help: "this help" },
+];
+
+export function exploreHelp(): string {
+  return [
+    "usage: gupstress explore [flags]      (npm run explore -- [flags])",
+    "",
+    "Runs collapse and GUP-fast on one thread, the same step code as the stress workers,",
+    "and lets a scheduler choose which CPU takes the next step: every interleaving",
+    "(exhaustive), or sampled ones (pct, random). Each final state is graded by the",
+    "stress harness's oracle; the shortest counterexample is drawn with a replay string.",
+    "",
+    flagHelp(EXPLORE_FLAGS),
+    "",
+    "exit: 0 verdict as expected, 1 not as expected, 2 usage error",
+  ].join("\n");
+}
+
+interface ExplorePlan {
+  runs: ExploreOptions[];
+  expects: ("race" | "clean")[];
+  replay: string | null;
+  agree: boolean;
+  unitNs: number;
+  json: boolean;
+  help: boolean;
+  expectArg: "race" | "clean" | undefined;
+}
+
+function planExplore(argv: readonly string[]): ExplorePlan {
+  const f = parseFlags(argv, EXPLORE_FLAGS);
+  const strategy = (f.get("strategy") as Strategy | undefined) ?? DEFAULT_EXPLORE.strategy;
+  if (strategy !== "exhaustive" && f.has("preemptions")) {
+    throw new UsageError("--preemptions applies to --strategy exhaustive only");
+  }
+  if (strategy !== "pct" && f.has("depth"))
+    throw new UsageError("--depth applies to --strategy pct only");
+  if (strategy !== "exhaustive" && f.has("no-memo")) {
+    throw new UsageError("--no-memo applies to --strategy exhaustive only");
+  }
+  if (strategy === "exhaustive" && (f.has("runs") || f.has("seed"))) {
+    throw new UsageError("--runs and --seed apply to --strategy pct and random only");
+  }
+  const replay = (f.get("replay") as string | undefined) ?? null;
+  if (replay !== null) {
+    for (const other of [
+      "fix",
+      "strategy",
+      "preemptions",
+      "depth",
+      "runs",
+      "seed",
+      "cpus",
+      "ptes",
+    ]) {
+      if (f.has(other))
+        throw new UsageError(`--replay carries its own configuration: drop --${other}`);
+    }
+    try {
+      parseReplay(replay);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const fixArg = (f.get("fix") as string | undefined) ?? "all";
+  const expectArg = f.get("expect") as "race" | "clean" | undefined;
+  if (fixArg === "all" && expectArg !== undefined && replay === null) {
+    throw new UsageError(
+      "--expect needs a single --fix (with --fix all each fix has its own expectation)",
+    );
+  }
+  const names = fixArg === "all" ? FIX_NAMES : [fixArg];
+  const runs: ExploreOptions[] = [];
+  const expects: ("race" | "clean")[] = [];
+  for (const name of names) {
+    const mutant = findMutant(name);
+    runs.push({
+      ...DEFAULT_EXPLORE,
+      fix: mutant?.fix ?? name,
+      strategy,
+      cpus: (f.get("cpus") as number | undefined) ?? mutant?.cpus ?? DEFAULT_EXPLORE.cpus,
+      ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+      preemptions: (f.get("preemptions") as number | undefined) ?? null,
+      depth: (f.get("depth") as number | undefined) ?? DEFAULT_EXPLORE.depth,
+      runs: (f.get("runs") as number | undefined) ?? DEFAULT_EXPLORE.runs,
+      seed: (f.get("seed") as number | undefined) ?? DEFAULT_EXPLORE.seed,
+      noMemo: f.get("no-memo") === true,
+    });
+    const expected = mutant
+      ? mutant.equivalent === undefined
+        ? "race"
+        : "clean"
+      : expectationOf(name);
+    expects.push(expectArg ?? expected);
+  }
+  const doAgree = f.get("agree") === true;
+  if (doAgree && runs.some((r) => r.cpus !== 2)) {
+    throw new UsageError("--agree needs --cpus 2 (forced delays name steps, not CPUs)");
+  }
+  return {
+    runs,
+    expects,
+    replay,
+    agree: doAgree,
+    unitNs: (f.get("unit-ns") as number | undefined) ?? 3000,
+    json: f.get("json") === true,
+    help: f.get("help") === true,
+    expectArg,
+  };
+}
+
+const num = (n: number) => n.toLocaleString("en-US");
+
+function boundText(r: ExploreReport): string {
+  if (r.strategy === "exhaustive") {
+    return r.bound === null ? "no preemption bound" : `at most ${r.bound} preemptions`;
+  }
+  if (r.strategy === "pct") return `PCT depth ${r.bound}, ${num(r.explored)} runs, seed ${r.seed}`;
+  return `uniform random, ${num(r.explored)} runs, seed ${r.seed}`;
+}
+
+function formatReport(r: ExploreReport, expect: "race" | "clean", ok: boolean): string {
+  const lines: string[] = [];
+  lines.push(`gupstress explore: fix ${r.fix} (${r.summary})`);
+  lines.push(
+    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 collapse, ${r.cpus - 1} GUP-fast), 1 region x ${r.ptes} ptes`,
+  );
+  const rate =
+    r.strategy === "exhaustive"
+      ? `${num(r.states)} states run, ${num(r.statesPerSec)} states/s`
+      : `${num(r.interleavingsPerSec)} interleavings/s`;
+  lines.push(
+    `  explored ${num(r.explored)} interleavings in ${(r.ms / 1000).toFixed(3)} s (${rate}): ${r.complete ? "complete" : "not complete"}`,
+  );
+  if (r.explored > Number.MAX_SAFE_INTEGER) lines.push("  (counts above 2^53 are rounded)");
+  const share = r.explored > 0 ? ((r.violations / r.explored) * 100).toFixed(1) : "0";
+  lines.push(
+    `  violations: ${num(r.violations)} interleavings (${share}%) end in a FORBIDDEN outcome`,
+  );
+  lines.push("");
+  lines.push(`  ${"outcome".padEnd(22)} ${"interleavings".padStart(14)}  grade`);
+  for (const [key, o] of Object.entries(r.outcomes)) {
+    if (o.count === 0 && o.grade !== "FORBIDDEN") continue;
+    lines.push(`  ${key.padEnd(22)} ${num(o.count).padStart(14)}  ${o.grade}`);
+  }
+  const cex = r.counterexample;
+  if (cex !== null) {
+    lines.push("");
+    lines.push(
+      `  Counterexample: ${cex.outcome.join(" + ")}; ${cex.steps} steps, ${cex.preemptions} preemption${cex.preemptions === 1 ? "" : "s"} (the fewest that reach a violation)${cex.frame >= 0 ? `; page ${cex.index}, frame ${cex.frame}` : ""}`,
+    );
+    if (cex.detail !== "") lines.push(`  oracle: ${cex.detail}`);
+    lines.push("");
+    lines.push(drawInterleaving(cex.trace, { frame: cex.frame >= 0 ? cex.frame : undefined }));
+    lines.push("");
+    lines.push(`  replay: gupstress explore --replay ${cex.replay}`);
+  }
+  lines.push(
+    `  verdict: ${r.verdict === "race" ? "race found" : r.complete ? "no race in the whole bounded space" : "no race found (sampled: not a proof)"} (expected ${expect}): ${ok ? "as expected" : "NOT as expected"}`,
+  );
+  return lines.join("\n");
+}
+
+function formatAgreement(a: Agreement): string {
+  const s = a.stress;
+  return [
+    `  on threads: ${a.delays.length} forced delays (${a.delays.map((d) => `${d.point}#${d.nth}=${d.maxNs / 1000}us`).join(" ")}), ${num(s.iterations)} trials of ${s.regions} x ${s.ptes} ptes`,
+    `    ${a.explorerOutcome.filter((k) => s.outcomes[k]?.grade === "FORBIDDEN").join(", ")} in ${(a.hitRate * 100).toFixed(1)}% of trials (${(a.baselineHitRate * 100).toFixed(1)}% with no delays): ${a.reproduced ? "reproduced" : "NOT reproduced"}`,
+    `    outcomes stress saw: ${Object.entries(s.outcomes)
+      .filter(([, o]) => o.count > 0)
+      .map(([k]) => k)
+      .join(", ")}; all reached by the explorer: ${a.labelsAgree ? "yes" : "NO"}`,
+  ].join("\n");
+}
+
+function formatMatrix(rows: { r: ExploreReport; expect: string; ok: boolean }[]): string {
+  const head = `  ${"fix".padEnd(10)} ${"strategy".padEnd(11)} ${"bound".padEnd(6)} ${"explored".padStart(14)} ${"violations".padStart(14)}  complete  ${"states".padStart(7)} ${"seconds".padStart(8)}  verdict`;
+  const lines = ["Summary", head];
+  for (const { r, expect, ok } of rows) {
+    lines.push(
+      `  ${r.fix.padEnd(10)} ${r.strategy.padEnd(11)} ${String(r.bound ?? "none").padEnd(6)} ${num(r.explored).padStart(14)} ${num(r.violations).padStart(14)}  ${(r.complete ? "yes" : "no").padEnd(8)}  ${num(r.states).padStart(7)} ${(r.ms / 1000).toFixed(3).padStart(8)}  ${r.verdict} (expected ${expect}${ok ? "" : ": MISMATCH"})`,
+    );
+  }
+  const ms = rows.reduce((t, x) => t + x.r.ms, 0);
+  const states = rows.reduce((t, x) => t + x.r.states, 0);
+  const explored = rows.reduce((t, x) => t + x.r.explored, 0);
+  lines.push(
+    `  total: ${num(explored)} interleavings, ${num(states)} distinct states in ${(ms / 1000).toFixed(3)} s (${num(Math.round((states / ms) * 1000))} states/s, ${num(Math.round((explored / ms) * 1000))} interleavings/s)`,
+  );
+  return lines.join("\n");
+}
+
+function usageFail(io: Io, cmd: string, e: unknown): number {
+  if (e instanceof UsageError) {
+    io.err(`gupstress ${cmd}: ${e.message}\n`);
+    return EXIT.usage;
+  }
+  throw e;
+}
+
+export async function exploreCommand(argv: readonly string[], io: Io): Promise<number> {
+  let plan: ExplorePlan;
+  try {
+    plan = planExplore(argv);
+  } catch (e) {
+    return usageFail(io, "explore", e);
+  }
+  if (plan.help) {
+    io.out(`${exploreHelp()}\n`);
+    return EXIT.ok;
+  }
+  if (plan.replay !== null) return replayCommand(plan, io);
+  const rows: {
+    r: ExploreReport;
+    expect: "race" | "clean";
+    ok: boolean;
+    agreement: Agreement | null;
+  }[] = [];
+  for (let i = 0; i < plan.runs.length; i++) {
+    const r = explore(plan.runs[i]);
+    const expect = plan.expects[i];
+    const ok = expect === "race" ? r.verdict === "race" : r.verdict === "clean";
+    let agreement: Agreement | null = null;
+    if (plan.agree && r.counterexample !== null) {
+      const labels = Object.entries(r.outcomes)
+        .filter(([, o]) => o.count > 0)
+        .map(([k]) => k);
+      agreement = await agree(r.counterexample.replay, {
+        unitNs: plan.unitNs,
+        explorerLabels: labels,
+      });
+    }
+    rows.push({ r, expect, ok, agreement });
+    if (!plan.json) {
+      io.out(`${formatReport(r, expect, ok)}\n`);
+      if (agreement !== null) io.out(`${formatAgreement(agreement)}\n`);
+      io.out("\n");
+    }
+  }
+  if (plan.json) {
+    const one = (x: (typeof rows)[number]) => ({
+      ...x.r,
+      expect: x.expect,
+      ok: x.ok,
+      ...(x.agreement === null ? {} : { agreement: agreementJson(x.agreement) }),
+    });
+    const body =
+      rows.length === 1
+        ? one(rows[0])
+        : { matrix: true, ok: rows.every((x) => x.ok), runs: rows.map(one) };
+    io.out(`${JSON.stringify(body)}\n`);
+  } else if (rows.length > 1) io.out(`${formatMatrix(rows)}\n`);
+  const agreed = rows.every(
+    (x) => x.agreement === null || (x.agreement.reproduced && x.agreement.labelsAgree),
+  );
+  return rows.every((x) => x.ok) && agreed ? EXIT.ok : EXIT.mismatch;
+}
+
+function agreementJson(a: Agreement) {
+  return {
+    replay: a.replay,
+    explorerOutcome: a.explorerOutcome,
+    delays: a.delays,
+    unitNs: a.unitNs,
+    iterations: a.stress.iterations,
+    hitRate: a.hitRate,
+    baselineHitRate: a.baselineHitRate,
+    reproduced: a.reproduced,
+    labelsAgree: a.labelsAgree,
+    outcomes: Object.fromEntries(Object.entries(a.stress.outcomes).map(([k, o]) => [k, o.count])),
+  };
+}
+
+function replayCommand(plan: ExplorePlan, io: Io): number {
+  const text = plan.replay as string;
+  let cex: ReturnType<typeof replayTrace>;
+  try {
+    cex = replayTrace(text);
+  } catch (e) {
+    if (e instanceof ReplayError) {
+      io.err(`gupstress explore: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+  const p = parseReplay(text);
+  const violation = cex.outcome.includes("stale-pin") || cex.outcome.includes("undeclared");
+  const verdict = violation ? "race" : "clean";
+  const ok = plan.expectArg === undefined || plan.expectArg === verdict;
+  if (plan.json) {
+    io.out(`${JSON.stringify({ fix: p.fix, cpus: p.cpus, ptes: p.ptes, ...cex, verdict, ok })}\n`);
+  } else {
+    io.out(
+      `gupstress explore --replay: fix ${p.fix}, ${p.cpus} CPUs, ${p.ptes} ptes, ${cex.steps} steps\n`,
+    );
+    io.out(
+      `  outcome: ${cex.outcome.join(" + ")}${cex.frame >= 0 ? `; page ${cex.index}, frame ${cex.frame}` : ""}\n`,
+    );
+    if (cex.detail !== "") io.out(`  oracle: ${cex.detail}\n`);
+    io.out(
+      `\n${drawInterleaving(cex.trace, { frame: cex.frame >= 0 ? cex.frame : undefined })}\n\n`,
+    );
+    io.out(
+      `  verdict: ${verdict}${plan.expectArg === undefined ? "" : ` (expected ${plan.expectArg}): ${ok ? "as expected" : "NOT as expected"}`}\n`,
+    );
+  }
+  return ok ? EXIT.ok : EXIT.mismatch;
+}
+
+// ---- gupstress mutants --------------------------------------------------------------------
+
+export const MUTANT_FLAGS: FlagSpec[] = [
+  {
+    name: "only",
+    kind: "enum",
+    arg: "ID",
+    values: MUTANT_IDS,
+    repeat: true,
+    help: `run only this mutant (repeatable): ${MUTANT_IDS.join(", ")}`,
+  },
+  {
+    name: "ptes",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.ptes.min,
+    max: MODEL_LIMITS.ptes.max,
+    help: "pages in the explorer's region (default 3)",
+  },
+  {
+    name: "stress-seconds",
+    kind: "number",
+    arg: "S",
+    min: 0,
+    max: 3600,
+    help: "seconds of stress per mutant, stopping at the first race (default 5; 0: no stress)",
+  },
+  {
+    name: "seed",
+    kind: "int",
+    arg: "N",
+    min: 0,
+    max: 2 ** 31 - 1,
+    help: "stress seed (default 1)",
+  },
+  { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the table" },
+  { name: "help", kind: "bool", help: "this help" },
+];
+
+export function mutantsHelp(): string {
+  return [
+    "usage: gupstress mutants [flags]      (npm run mutants -- [flags])",
+    "",
+    "Weakens each fix on purpose, one knob at a time, and checks that the explorer",
+    "(exhaustive) and a short stress run catch it. Equivalent mutants (another",
+    "protection of the same fix still closes the race) must come out clean.",
+    "",
+    flagHelp(MUTANT_FLAGS),
+    "",
+    "exit: 0 every mutant caught by the explorer (and every equivalent one clean), 1 otherwise, 2 usage error",
+  ].join("\n");
+}
+
+function mutantHeader(stressSeconds: number): string {
+  const stress =
+    stressSeconds > 0
+      ? `stress (${stressSeconds} s, ${"until the first race"})`
+      : "stress (not run)";
+  return [
+    `  ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(32)} ${stress}`,
+    `  ${"".padEnd(24)} ${"".padEnd(10)} ${"caught  interleavings  time".padEnd(32)} caught  time to catch`,
+  ].join("\n");
+}
+
+function mutantLine(row: MutantRow): string {
+  const e = row.explorer;
+  const s = row.stress;
+  const yes = (b: boolean) => (b ? "yes" : "no");
+  const explorer = `${yes(e.caught).padEnd(6)}  ${num(e.explored).padStart(13)}  ${`${e.ms.toFixed(0)} ms`.padStart(7)}`;
+  const stress =
+    s === null
+      ? "-"
+      : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms.toFixed(1)} ms (${num(s.iterations)} trials)` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} trials)`}`;
+  const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
+  return `  ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(32)} ${stress}${flag}`;
+}
+
+export async function mutantsCommand(argv: readonly string[], io: Io): Promise<number> {
+  let f: Map<string, unknown>;
+  try {
+    f = parseFlags(argv, MUTANT_FLAGS);
+  } catch (e) {
+    return usageFail(io, "mutants", e);
+  }
+  if (f.get("help") === true) {
+    io.out(`${mutantsHelp()}\n`);
+    return EXIT.ok;
+  }
+  const stressSeconds = (f.get("stress-seconds") as number | undefined) ?? 5;
+  const json = f.get("json") === true;
+  if (!json) {
+    io.out(
+      `gupstress mutants: ${MUTANTS.length} weakened fixes, explorer exhaustive over 2 CPUs x ${(f.get("ptes") as number | undefined) ?? 3} ptes (3 CPUs where marked)\n\n`,
+    );
+    io.out(`${mutantHeader(stressSeconds)}\n`);
+  }
+  const rows = await runMutants({
+    ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+    stressSeconds,
+    seed: (f.get("seed") as number | undefined) ?? 1,
+    only: f.get("only") as string[] | undefined,
+    onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
+  });
+  const killable = rows.filter((r) => r.expected === "caught");
+  const byExplorer = killable.filter((r) => r.explorer.caught).length;
+  const stressRun = killable.filter((r) => r.stress !== null);
+  const byStress = stressRun.filter((r) => r.stress?.caught).length;
+  const missed = stressRun.filter((r) => !r.stress?.caught).map((r) => r.id);
+  const ok = rows.every((r) => r.ok);
+  if (json) {
+    io.out(
+      `${JSON.stringify({ ok, stressSeconds, caughtByExplorer: byExplorer, caughtByStress: stressRun.length > 0 ? byStress : null, killable: killable.length, equivalent: rows.length - killable.length, missedByStress: missed, mutants: rows })}\n`,
+    );
+  } else {
+    io.out("\n");
+    for (const r of rows.filter((x) => x.expected === "equivalent")) {
+      io.out(`  ${r.id}: ${r.text}\n`);
+    }
+    io.out(
+      `\n  mutation score: explorer ${byExplorer}/${killable.length}${stressRun.length > 0 ? `, stress ${byStress}/${stressRun.length} (${Math.round((byStress / stressRun.length) * 100)}%)${missed.length > 0 ? `; missed by stress: ${missed.join(", ")}` : ""}` : ""}; equivalent mutants clean: ${rows.filter((r) => r.expected === "equivalent" && r.ok).length}/${rows.length - killable.length}\n`,
+    );
+    io.out(
+      `  verdict: ${ok ? "every mutant caught by the explorer" : "NOT every mutant as expected"}\n`,
+    );
+  }
+  return ok ? EXIT.ok : EXIT.mismatch;
+}
