@@ -119,6 +119,8 @@ export const CPU_A = {
   ipiTaken: 8,
   /** lockstep: the last trial this GUP CPU is ready to start (round * regions + region + 1) */
   ready: 9,
+  /** bumped while the CPU makes progress or waits: the main thread's watchdog reads it */
+  heartbeat: 10,
 } as const;
 export const CPU_B = {
   ipiReq: 0,

@@ -55,6 +55,11 @@ export interface CpuTask {
   spinLimit: number;
   /** lockstep: CPU 0 waits for every GUP CPU before each trial (set when CPUs outnumber cores) */
   trialBarrier: boolean;
+  /**
+   * freerun: a GUP CPU idles this long (ms) after every burst of calls, so that
+   * CPUs outnumbering cores leave the cores to each other; 0 when every CPU has a core.
+   */
+  idleMs: number;
 }
 
 export interface CpuReport {
@@ -102,12 +107,14 @@ class CpuRun {
   /** time every Nth GUP-fast call and collapse (0: none) */
   readonly sampleEvery: number;
   readonly trialBarrier: boolean;
+  readonly idleMs: number;
   readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
 
   constructor(task: CpuTask) {
     this.config = task.config;
     this.sampleEvery = task.config.sampleEvery;
     this.trialBarrier = task.trialBarrier;
+    this.idleMs = task.idleMs;
     this.mem = new Memory(task.geo, task.sab);
     const fix = findFix(task.config.fix);
     if (!fix) throw new Error(`unknown fix ${task.config.fix}`);
@@ -119,6 +126,7 @@ class CpuRun {
   }
 
   flush(): void {
+    this.waiter.beat();
     const mem = this.mem;
     const st = this.st;
     st[STAT.ipiTaken] = mem.load(mem.cpuA(this.cpu.id, CPU_A.ipiTaken));
@@ -218,10 +226,12 @@ class CpuRun {
     const mem = this.mem;
     mem.store(mem.cpuA(this.cpu.id, CPU_A.online), 1);
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
+    // Starting many workers on few cores takes a while: that is not a stall.
     const ok = this.waiter.until(
       () => firstOffline(mem) < 0,
       () => Math.max(0, firstOffline(mem)),
       "the other CPUs to come online",
+      this.config.stallMs + 500 * mem.geo.cpus,
     );
     if (ok && this.cpu.id === 0) {
       this.st[STAT.startUs] = nowUs();
@@ -487,6 +497,7 @@ function freerunGup(run: CpuRun): void {
       run.flush();
       injectFault(run.config.fault, run.cpu, ops);
     }
+    if (run.idleMs > 0 && (ops & 63) === 63) run.waiter.idle(run.idleMs);
   }
   // Grade and release what is still held.
   for (let k = 0; k < held; k++) {

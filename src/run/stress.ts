@@ -168,13 +168,24 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const oversubscribed = config.cpus > availableParallelism();
   const spinLimit = oversubscribed ? 64 : 20_000;
   const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
+  let terminating = false;
   const tasks = Array.from({ length: config.cpus }, (_, cpu) => {
-    const task: CpuTask = { sab: mem.sab, geo, cpu, config, spinLimit, trialBarrier: oversubscribed };
+    const task: CpuTask = {
+      sab: mem.sab,
+      geo,
+      cpu,
+      config,
+      spinLimit,
+      trialBarrier: oversubscribed,
+      idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
+    };
     return pool.run(task).then(
       (r: CpuReport) => {
         settled[cpu] = r;
       },
       (e: unknown) => {
+        // Workers we terminated ourselves (hung CPUs) are reported as hung, not crashed.
+        if (terminating) return;
         settled[cpu] = e instanceof Error ? e : new Error(String(e));
         raiseFault(mem, FAULT_CRASH, cpu, cpu, mem.load(mem.cpuA(cpu, CPU_A.lastStep)));
       },
@@ -199,6 +210,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   let lastProgress = 0;
   const progressEvery = hooks.progressEveryMs ?? 250;
   let hungCpus: number[] = [];
+  // A little later than the CPUs' own waits, whose reports say who waited for whom.
+  const watchdog = new Watchdog(mem, config.stallMs * 1.25 + 100, settled);
   while (!allDone) {
     await sleep(10);
     const now = performance.now();
@@ -217,8 +230,16 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       raiseFault(mem, FAULT_STALL, -1, Math.max(0, firstOffline(mem)), 0);
       stopAskedAt = stopAskedAt || now;
     }
+    if (startedAt !== 0 && stopAskedAt === 0) {
+      const stuck = watchdog.check(now);
+      if (stuck >= 0) {
+        raiseFault(mem, FAULT_STALL, -1, stuck, 0);
+        stopAskedAt = now;
+      }
+    }
     // A CPU that does not leave after a stop (or after a fault) within the bound is hung.
-    const grace = mem.load(CTL.faultKind) !== FAULT_NONE ? 2000 : config.stallMs + 1000;
+    // After a fault the others have been told to leave at once: half a second is plenty.
+    const grace = mem.load(CTL.faultKind) !== FAULT_NONE ? 500 : config.stallMs + 1000;
     if (stopAskedAt !== 0 && now - stopAskedAt > grace) {
       hungCpus = settled.flatMap((s, c) => (s === undefined ? [c] : []));
       if (mem.load(CTL.faultKind) === FAULT_NONE) {
@@ -235,8 +256,10 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const durationMs = startedAt === 0 ? 0 : performance.now() - startedAt;
   hooks.signal?.removeEventListener("abort", onAbort);
   // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
-  if (!allDone) await Promise.race([pool.destroy(), sleep(1000)]);
-  else if (!hooks.pool) await pool.destroy();
+  if (!allDone) {
+    terminating = true;
+    await Promise.race([pool.destroy(), sleep(1000)]);
+  } else if (!hooks.pool) await pool.destroy();
 
   const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
   const faults = collectFaults(mem, settled, hungCpus);
@@ -247,6 +270,36 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     faults,
     interrupted,
   });
+}
+
+/**
+ * Every CPU bumps its heartbeat while it works and while it waits. One whose
+ * heartbeat stands still for the stall bound is stuck: spinning with
+ * interrupts off, or its thread is gone.
+ */
+class Watchdog {
+  private readonly seen: Int32Array;
+  private readonly since: Float64Array;
+  constructor(
+    private readonly mem: Memory,
+    private readonly stallMs: number,
+    private readonly settled: readonly unknown[],
+  ) {
+    this.seen = new Int32Array(mem.geo.cpus).fill(-1);
+    this.since = new Float64Array(mem.geo.cpus);
+  }
+  /** The first stuck CPU, or -1. */
+  check(now: number): number {
+    for (let c = 0; c < this.mem.geo.cpus; c++) {
+      if (this.settled[c] !== undefined) continue;
+      const beat = this.mem.load(this.mem.cpuA(c, CPU_A.heartbeat));
+      if (beat !== this.seen[c]) {
+        this.seen[c] = beat;
+        this.since[c] = now;
+      } else if (now - this.since[c] > this.stallMs) return c;
+    }
+    return -1;
+  }
 }
 
 function allOnline(mem: Memory): boolean {
@@ -302,7 +355,7 @@ function collectFaults(
       message:
         by >= 0
           ? `CPU ${peer} (${roleOf(peer)}) did not answer CPU ${by} within the stall bound${irqOff ? " (interrupts off)" : ""}`
-          : `CPU ${peer} (${roleOf(peer)}) did not stop within the stall bound${irqOff ? " (interrupts off)" : ""}`,
+          : `CPU ${peer} (${roleOf(peer)}) stopped answering: no progress within the stall bound${irqOff ? " (interrupts off)" : ""}`,
       lastStep: lastStepOf(mem, peer),
     });
   }

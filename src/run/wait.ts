@@ -44,6 +44,11 @@ export class Waiter {
     return this.mem.load(CTL.stop) === STOP_ABORT;
   }
 
+  /** Tell the watchdog this CPU is alive (a waiting CPU is alive too: whoever it waits for is not). */
+  beat(): void {
+    Atomics.add(this.mem.i32, this.mem.cpuA(this.cpu.id, CPU_A.heartbeat), 1);
+  }
+
   /** Take pending IPIs (interrupts are on while waiting). */
   serviceIpis(): void {
     if (ipiTake(this.cpu)) this.ipisTaken++;
@@ -53,12 +58,15 @@ export class Waiter {
    * Wait until `ready()`; returns false if the run is stopping or this wait
    * stalled (then the fault is recorded, naming `peer()`).
    */
-  until(ready: () => boolean, peer: () => number, what: string): boolean {
+  until(ready: () => boolean, peer: () => number, what: string, boundMs = this.stallMs): boolean {
     const mem = this.mem;
     for (let i = 0; i < this.spinLimit; i++) {
       if (ready()) return true;
       this.serviceIpis();
-      if ((i & 255) === 255 && this.stopRequested()) return false;
+      if ((i & 255) === 255) {
+        this.beat();
+        if (this.stopRequested()) return false;
+      }
     }
     const t0 = performance.now();
     const bell = mem.cpuB(this.cpu.id, CPU_B.doorbell);
@@ -77,14 +85,32 @@ export class Waiter {
       }
       Atomics.wait(mem.i32, bell, seen, SLEEP_SLICE_MS);
       Atomics.store(mem.i32, sleeping, 0);
+      this.beat();
       if (ready()) return true;
-      if (performance.now() - t0 > this.stallMs) {
+      if (performance.now() - t0 > boundMs) {
         const p = peer();
         this.stalled = what;
         raiseFault(mem, FAULT_STALL, this.cpu.id, p, mem.load(mem.cpuA(p, CPU_A.lastStep)));
         return false;
       }
     }
+  }
+
+  /**
+   * Idle like a real CPU with nothing to do: sleep on the doorbell with
+   * interrupts on for up to `ms`; an IPI (or a stop) wakes us at once.
+   */
+  idle(ms: number): void {
+    const mem = this.mem;
+    const bell = mem.cpuB(this.cpu.id, CPU_B.doorbell);
+    const sleeping = mem.cpuA(this.cpu.id, CPU_A.sleeping);
+    const seen = Atomics.load(mem.i32, bell);
+    Atomics.store(mem.i32, sleeping, 1);
+    this.serviceIpis();
+    Atomics.wait(mem.i32, bell, seen, ms);
+    Atomics.store(mem.i32, sleeping, 0);
+    this.serviceIpis();
+    this.beat();
   }
 }
 

@@ -1,0 +1,155 @@
+// The command line as a user meets it: bad input gives one clear line and
+// exit 2; results give the exit code --expect asks for; --json is one object.
+
+import { describe, expect, it } from "vitest";
+import { gupstress } from "./run-cli.js";
+
+describe("bad input: one line, exit 2, no stack trace", () => {
+  const cases: [string[], RegExp][] = [
+    [["stress", "--bogus"], /unknown flag --bogus \(accepted: --fix, /],
+    [
+      ["stress", "--fix", "nope"],
+      /--fix 'nope' is not one of: none, ipi, recheck, upstream, ipi-skip, all/,
+    ],
+    [
+      ["stress", "--cpus", "1"],
+      /--cpus 1 is out of range \(accepted: a whole number from 2 to 64\)/,
+    ],
+    [["stress", "--cpus", "65"], /out of range/],
+    [["stress", "--cpus", "two"], /--cpus 'two' is not a number/],
+    [["stress", "--time", "-3"], /--time -3 is out of range/],
+    [["stress", "--iterations", "1.5"], /not a whole number/],
+    [["stress", "--mode", "fast"], /--mode 'fast' is not one of: lockstep, freerun/],
+    [["stress", "--delay", "Q9=100"], /unknown point Q9/],
+    [["stress", "--delay", "G1=abc"], /expected POINT=NS/],
+    [["stress", "--delay", "G1=100@2"], /probability 2 is out of range/],
+    [["stress", "--expect", "race"], /--expect needs a single --fix/],
+    [["stress", "--hold", "3"], /--hold applies to --mode freerun only/],
+    [["stress", "--fix"], /--fix needs a value/],
+    [["stress", "--json", "extra"], /unexpected argument 'extra'/],
+    [["stress", "--seed", "1", "--seed", "2"], /--seed given twice/],
+    [["frobnicate"], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, message] of cases) {
+    it(args.join(" "), () => {
+      const r = gupstress(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stdout).toBe("");
+    });
+  }
+});
+
+describe("results and exit codes", () => {
+  it("--help lists every flag and exits 0", () => {
+    const r = gupstress(["stress", "--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of [
+      "--fix",
+      "--mode",
+      "--cpus",
+      "--time",
+      "--iterations",
+      "--seed",
+      "--regions",
+      "--delay",
+      "--json",
+      "--expect",
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it("--json prints exactly one JSON object with the documented fields; --expect race exits 0", () => {
+    const r = gupstress([
+      "stress",
+      "--fix",
+      "none",
+      "--cpus",
+      "2",
+      "--iterations",
+      "4000",
+      "--seed",
+      "3",
+      "--json",
+      "--expect",
+      "race",
+      "--quiet",
+    ]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0]);
+    for (const k of [
+      "scenario",
+      "fix",
+      "mode",
+      "cpus",
+      "seed",
+      "durationMs",
+      "iterations",
+      "gupCalls",
+      "pins",
+      "backoffs",
+      "fallbacks",
+      "collapses",
+      "races",
+      "confirmed",
+      "firstRaceMs",
+      "outcomes",
+      "firstRace",
+      "environment",
+    ]) {
+      expect(j).toHaveProperty(k);
+    }
+    expect(j.seed).toBe(3);
+    expect(j.backoffs).toHaveProperty("pmd");
+    expect(j.collapses).toHaveProperty("aborted");
+    expect(j.races).toBeGreaterThan(0);
+    expect(j.outcomes["stale-pin"]).toEqual(expect.objectContaining({ grade: "FORBIDDEN" }));
+    expect(j.firstRace.trace[0]).toEqual(
+      expect.objectContaining({
+        cpu: expect.any(Number),
+        role: expect.any(String),
+        step: expect.any(String),
+        clock: expect.any(Number),
+      }),
+    );
+    for (const k of ["node", "v8", "cpuModel", "cores"]) expect(j.environment).toHaveProperty(k);
+  });
+
+  it("a race under the default --expect clean exits 1, and the summary draws the race", () => {
+    const r = gupstress([
+      "stress",
+      "--fix",
+      "none",
+      "--cpus",
+      "2",
+      "--iterations",
+      "4000",
+      "--quiet",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/RACE: [\d,]+ stale pins/);
+    expect(r.stdout).toMatch(/CPU 0: THP collapse\s+CPU 1: GUP-fast/);
+    expect(r.stdout).toMatch(/K4 pmdp_collapse_flush/);
+    expect(r.stdout).toMatch(/NOT as expected/);
+  });
+
+  it("a clean fix under --expect clean exits 0", () => {
+    const r = gupstress([
+      "stress",
+      "--fix",
+      "recheck",
+      "--cpus",
+      "2",
+      "--iterations",
+      "4000",
+      "--quiet",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/no race in [\d,]+ iterations/);
+  });
+});
