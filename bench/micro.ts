@@ -64,7 +64,7 @@ export function harnessWalker(fixName: string, tracing: boolean): () => number {
  * irq off, pmd load, per page: pte load, refcount add-unless-zero, pte
  * re-load; irq on; then the unpins.
  */
-export function floorWalker(): () => number {
+export function floorWalker(recheckPmd = false): () => number {
   const mem = lab();
   const i32 = mem.i32;
   const irq = mem.cpuA(1, CPU_A.irq);
@@ -92,6 +92,11 @@ export function floorWalker(): () => number {
           seen = was;
         }
         if (!ok) break;
+        // G6 at the floor: one more load of the pmd's line, just read at G1.
+        if (recheckPmd && Atomics.load(i32, mem.pmd(0)) !== pmd) {
+          Atomics.sub(i32, ref, GUP_PIN_COUNTING_BIAS);
+          break;
+        }
         if (Atomics.load(i32, pteIdx) !== pte) {
           Atomics.sub(i32, ref, GUP_PIN_COUNTING_BIAS);
           break;
@@ -123,9 +128,10 @@ function batched(walk: () => number): () => void {
  * their margins.
  */
 export async function measureMicro(passes: number, taskMs: number): Promise<MicroResult> {
-  const names = ["floor", "harness", "recheck", "traced"] as const;
+  const names = ["floor", "floorRecheck", "harness", "recheck", "traced"] as const;
   const walkers = {
     floor: floorWalker(),
+    floorRecheck: floorWalker(true),
     harness: harnessWalker("none", false),
     recheck: harnessWalker("recheck", false),
     traced: harnessWalker("none", true),
@@ -134,6 +140,7 @@ export async function measureMicro(passes: number, taskMs: number): Promise<Micr
     if (w() !== PTES) throw new Error("walk did not pin every page");
   const perPass: Record<(typeof names)[number], number[]> = {
     floor: [],
+    floorRecheck: [],
     harness: [],
     recheck: [],
     traced: [],
@@ -165,11 +172,13 @@ export async function measureMicro(passes: number, taskMs: number): Promise<Micr
     ptesPerWalk: PTES,
     passes,
     floorNsPerCall: fig(perPass.floor),
+    floorRecheckNsPerCall: fig(perPass.floorRecheck),
     harnessNsPerCall: fig(perPass.harness),
     recheckNsPerCall: fig(perPass.recheck),
     tracedNsPerCall: fig(perPass.traced),
     harnessOverhead: ratio(perPass.harness, perPass.floor),
     recheckOverhead: ratio(perPass.recheck, perPass.harness),
+    floorRecheckOverhead: ratio(perPass.floorRecheck, perPass.floor),
     traceOverhead: ratio(perPass.traced, perPass.harness),
   };
 }

@@ -53,14 +53,14 @@ export function plan(quick: boolean): SuitePlan {
     ? {
         quick,
         rounds: 2,
-        runMs: 150,
+        runMs: 120,
         cpus,
         sampleEvery: 4,
         microPasses: 2,
         microTaskMs: 100,
-        raceRunMs: 400,
+        raceRunMs: 300,
         raceTrials: 20,
-        trialLimitMs: 600,
+        trialLimitMs: 500,
       }
     : {
         quick,
@@ -71,8 +71,8 @@ export function plan(quick: boolean): SuitePlan {
         microPasses: 5,
         microTaskMs: 250,
         raceRunMs: 2000,
-        raceTrials: 24,
-        trialLimitMs: 3000,
+        raceTrials: 20,
+        trialLimitMs: 2500,
       };
 }
 

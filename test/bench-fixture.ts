@@ -70,11 +70,13 @@ export function fixtureResults(): BenchResults {
       ptesPerWalk: 8,
       passes: 5,
       floorNsPerCall: { value: 371.5, rme: 2.5 },
+      floorRecheckNsPerCall: { value: 390.1, rme: 2.6 },
       harnessNsPerCall: { value: 1088, rme: 1.2 },
       recheckNsPerCall: { value: 1310, rme: 1.4 },
       tracedNsPerCall: { value: 5100, rme: 2 },
       harnessOverhead: { value: 2.93, rme: 1.9 },
       recheckOverhead: { value: 1.2, rme: 1.7 },
+      floorRecheckOverhead: { value: 1.05, rme: 0.8 },
       traceOverhead: { value: 4.7, rme: 3 },
     },
     racePower: [

@@ -129,7 +129,7 @@ describe("the Markdown summary", () => {
 
   it("quotes the headline figures", () => {
     expect(md).toContain("Harness overhead against the floor: 2.93x ±1.9%");
-    expect(md).toContain("1.20x ±1.7% per GUP-fast walk");
+    expect(md).toContain("costs 1.05x ±0.8% per walk at the floor and 1.20x ±1.7% in the harness");
     expect(md).toContain("none (2 CPUs): 37.5k races per million");
     expect(md).toContain("v20.20.2");
     expect(md).not.toContain("NaN");

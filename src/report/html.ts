@@ -3,7 +3,15 @@
 
 import { environmentLine, headlines, resultTables, type Table } from "./markdown.js";
 import type { BenchResults } from "./results.js";
-import { barChart, colorOf, ecdfChart, escapeXml, lineChart, type Series } from "./svg.js";
+import {
+  barChart,
+  colorOf,
+  ecdfChart,
+  escapeXml,
+  formatNumber,
+  lineChart,
+  type Series,
+} from "./svg.js";
 
 export interface Chart {
   id: string;
@@ -43,7 +51,7 @@ export function charts(res: BenchResults): Chart[] {
           label: x.fix,
           value: x.collapseLatencyUs.p50,
           rme: x.rme.collapseLatencyUs.p50,
-          note: `p99 ${x.collapseLatencyUs.p99.toPrecision(3)} us`,
+          note: `p99 ${formatNumber(x.collapseLatencyUs.p99)} us`,
         })),
       }),
     },

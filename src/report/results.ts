@@ -68,6 +68,8 @@ export interface MicroResult {
   passes: number;
   /** the hand-written Atomics-only walk */
   floorNsPerCall: Figure;
+  /** the floor plus G6: one more pmd load per page */
+  floorRecheckNsPerCall: Figure;
   /** gupFastStep loop as the driver runs it, fix none, tracing off, no delays */
   harnessNsPerCall: Figure;
   /** the same, fix recheck (G6 added) */
@@ -78,6 +80,8 @@ export interface MicroResult {
   harnessOverhead: Figure;
   /** recheck / none, paired per pass */
   recheckOverhead: Figure;
+  /** floor with G6 / floor, paired per pass: the re-check's cost without the harness */
+  floorRecheckOverhead: Figure;
   /** traced / untraced, paired per pass */
   traceOverhead: Figure;
 }

@@ -238,7 +238,7 @@ export function ecdfChart(opts: {
 }): string {
   const w = opts.width ?? 620;
   const h = opts.height ?? 340;
-  const m = { l: 60, r: 130, t: 36, b: 48 };
+  const m = { l: 60, r: 200, t: 36, b: 48 };
   const all = opts.series.flatMap((s) => s.values).filter((v) => v > 0 && Number.isFinite(v));
   const x = logScale(Math.min(...all, 1), Math.max(...all, 10), m.l, w - m.r);
   const y = linearScale(0, 1, h - m.b, m.t);
