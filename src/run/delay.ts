@@ -81,10 +81,13 @@ export class Delays {
     if (this.count[step] !== 0) this.fire(step);
   }
 
-  /** The per-trial start offset. */
-  start(): void {
+  /**
+   * The per-trial start offset. Interrupts are on here, so `poll` (taking
+   * pending IPIs) runs every few hundred spins, as a real CPU would take them.
+   */
+  start(poll?: () => void): void {
     if (this.hasForced) this.seen.fill(0);
-    if (this.count[START] !== 0) this.fire(START);
+    if (this.count[START] !== 0) this.fire(START, poll);
   }
 
   private force(d: DelaySpec, spinsPerNs: number): void {
@@ -107,7 +110,7 @@ export class Delays {
     spin(byNth[nth]);
   }
 
-  private fire(point: number): void {
+  private fire(point: number, poll?: () => void): void {
     const rng = this.rng;
     const n = this.count[point];
     for (let k = point * LEVELS; k < point * LEVELS + n; k++) {
@@ -115,10 +118,18 @@ export class Delays {
       if (prob < 1 && rng.float() >= prob) continue;
       const spins = Math.floor(rng.float() * this.maxSpins[k]);
       this.spent += spins;
-      spin(spins);
+      if (poll === undefined) spin(spins);
+      else {
+        for (let left = spins; left > 0; left -= POLL_SPINS) {
+          spin(Math.min(left, POLL_SPINS));
+          poll();
+        }
+      }
     }
   }
 }
 
 /** Slot of the start offset (no step has id 0). */
 const START = 0;
+/** Spins between two polls for IPIs in a delay with interrupts on. */
+const POLL_SPINS = 256;

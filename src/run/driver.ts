@@ -108,6 +108,8 @@ class CpuRun {
   readonly sampleEvery: number;
   readonly trialBarrier: boolean;
   readonly idleMs: number;
+  /** take pending IPIs: for delays spent with interrupts on */
+  readonly poll = (): void => this.waiter.serviceIpis();
   readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
 
   constructor(task: CpuTask) {
@@ -331,7 +333,7 @@ function lockstepCollapse(run: CpuRun): void {
       }
       mem.store(mem.region(r, REGION.announce), round);
       kickAll(mem);
-      run.delays.start();
+      run.delays.start(run.poll);
       startCollapse(c, r);
       if (!run.collapse(c)) return;
       st[STAT.iterations]++;
@@ -394,7 +396,7 @@ function lockstepGup(run: CpuRun): void {
         "CPU 0 to announce a trial",
       );
       if (!announced) return;
-      run.delays.start();
+      run.delays.start(run.poll);
       const w = walks[r];
       startWalk(w, r, 0, ptes);
       run.walk(w);
@@ -439,7 +441,7 @@ function freerunCollapse(run: CpuRun): void {
       populateRegion(mem, r, dataTag(r, ops));
       st[STAT.resets]++;
     } else {
-      run.delays.start();
+      run.delays.start(run.poll);
       startCollapse(c, r);
       if (!run.collapse(c)) return;
     }
@@ -485,7 +487,7 @@ function freerunGup(run: CpuRun): void {
     head = (head + 1) % ring.length;
     const r = run.rng.below(regions);
     const start = run.rng.below(ptes);
-    run.delays.start();
+    run.delays.start(run.poll);
     startWalk(w, r, start, 1 + run.rng.below(ptes - start));
     run.walk(w);
     held++;
