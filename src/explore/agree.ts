@@ -54,6 +54,7 @@ export interface Agreement {
 export interface AgreeOptions {
   unitNs?: number;
   iterations?: number;
+  /** regions per round (default 1: every trial is its own round, so both CPUs start it together) */
   regions?: number;
   seed?: number;
   /** outcome labels the explorer reached in the whole space (for labelsAgree) */
@@ -72,7 +73,7 @@ export async function agree(replay: string, opt: AgreeOptions = {}): Promise<Agr
     fix: p.fix,
     cpus: p.cpus,
     ptes: p.ptes,
-    regions: opt.regions ?? 4,
+    regions: opt.regions ?? 1,
     seed: opt.seed ?? 1,
     iterations: opt.iterations ?? 2000,
     timeMs: null,

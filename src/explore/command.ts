@@ -485,8 +485,8 @@ function mutantHeader(stressSeconds: number): string {
       ? `stress (${stressSeconds} s, ${"until the first race"})`
       : "stress (not run)";
   return [
-    `  ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(32)} ${stress}`,
-    `  ${"".padEnd(24)} ${"".padEnd(10)} ${"caught  interleavings  time".padEnd(32)} caught  time to catch`,
+    `  ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress}`,
+    `  ${"".padEnd(24)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} caught  time to catch`,
   ].join("\n");
 }
 
@@ -494,13 +494,13 @@ function mutantLine(row: MutantRow): string {
   const e = row.explorer;
   const s = row.stress;
   const yes = (b: boolean) => (b ? "yes" : "no");
-  const explorer = `${yes(e.caught).padEnd(6)}  ${num(e.explored).padStart(13)}  ${`${e.ms.toFixed(0)} ms`.padStart(7)}`;
+  const explorer = `${yes(e.caught).padEnd(6)}  ${num(e.explored).padStart(25)}  ${`${e.ms.toFixed(0)} ms`.padStart(7)}`;
   const stress =
     s === null
       ? "-"
       : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms.toFixed(1)} ms (${num(s.iterations)} trials)` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} trials)`}`;
   const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
-  return `  ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(32)} ${stress}${flag}`;
+  return `  ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
 }
 
 export async function mutantsCommand(argv: readonly string[], io: Io): Promise<number> {

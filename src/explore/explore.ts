@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { type Fix, findFix, RACY_FIXES } from "../kernel/fixes.js";
 import type { TraceStep } from "../run/stress.js";
 import { type Grade, OUTCOMES } from "../scenarios/gup-vs-collapse.js";
-import { KernelModel } from "./model.js";
+import { KernelModel, MODEL_LIMITS } from "./model.js";
 import {
   decodeSchedule,
   encodeSchedule,
@@ -193,7 +193,15 @@ export function parseReplay(text: string): ParsedReplay {
   const ptes = /^p(\d+)$/.exec(p);
   if (cpus === null || ptes === null)
     throw new Error(`replay string: '${c}/${p}' is not cCPUS/pPTES`);
-  return { fix, cpus: Number(cpus[1]), ptes: Number(ptes[1]), actions: decodeSchedule(schedule) };
+  const n = Number(cpus[1]);
+  const k = Number(ptes[1]);
+  const { cpus: cl, ptes: pl } = MODEL_LIMITS;
+  if (n < cl.min || n > cl.max || k < pl.min || k > pl.max) {
+    throw new Error(
+      `replay string: ${n} CPUs x ${k} ptes is outside ${cl.min}..${cl.max} CPUs x ${pl.min}..${pl.max} ptes`,
+    );
+  }
+  return { fix, cpus: n, ptes: k, actions: decodeSchedule(schedule) };
 }
 
 /** Run a replay string again from scratch, tracing every step. */

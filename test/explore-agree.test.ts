@@ -1,0 +1,137 @@
+// Stress and explorer agree: the explorer's counterexample, forced on real
+// threads, gives the same outcome; the CLI's exit codes and replay.
+// Starts worker threads: run `npm run build` first (npm test does).
+
+import { describe, expect, it } from "vitest";
+import { agree, forcedDelays } from "../src/explore/agree.js";
+import { exploreCommand } from "../src/explore/command.js";
+import { DEFAULT_EXPLORE, explore } from "../src/explore/explore.js";
+import type { TraceStep } from "../src/run/stress.js";
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s), isTTY: false },
+  };
+}
+
+const step = (cpu: number, name: string, clock: number): TraceStep => ({
+  cpu,
+  role: cpu === 0 ? "collapse" : "gup-fast",
+  step: name,
+  clock,
+  region: 0,
+  index: 0,
+  frame: -1,
+  value: 0,
+  text: name,
+});
+
+describe("forced delays from a trace", () => {
+  it("wait after a step as long as the other CPU runs before the next one", () => {
+    // G0 G1 | K0 K1 K4 | G3 | K6 K6 | G5
+    const trace = [
+      step(1, "G0", 0),
+      step(1, "G1", 1),
+      step(0, "K0", 2),
+      step(0, "K1", 3),
+      step(0, "K4", 4),
+      step(1, "G3", 5),
+      step(0, "K6", 6),
+      step(0, "K6", 7),
+      step(1, "G5", 8),
+    ];
+    const d = forcedDelays(trace, 1000);
+    expect(d).toContainEqual({ point: "G1", maxNs: 3000, prob: 1, nth: 1 });
+    expect(d).toContainEqual({ point: "G3", maxNs: 2000, prob: 1, nth: 1 });
+    expect(d).toContainEqual({ point: "K4", maxNs: 1000, prob: 1, nth: 1 });
+    // the collapse starts 2 steps late: it waits after its own first step
+    expect(d).toContainEqual({ point: "K0", maxNs: 2000, prob: 1, nth: 1 });
+    expect(d).toHaveLength(4);
+  });
+});
+
+describe("stress and explorer agree", () => {
+  it("the counterexample forced on threads reproduces its stale pin; stress sees no outcome the explorer cannot reach", async () => {
+    const r = explore({ ...DEFAULT_EXPLORE, fix: "none" });
+    const cex = r.counterexample;
+    expect(cex).not.toBeNull();
+    if (cex === null) return;
+    const reached = Object.entries(r.outcomes)
+      .filter(([, o]) => o.count > 0)
+      .map(([k]) => k);
+    const a = await agree(cex.replay, { iterations: 1000, explorerLabels: reached });
+    expect(a.stress.aborted).toBeNull();
+    expect(a.explorerOutcome).toContain("stale-pin");
+    expect(a.reproduced).toBe(true);
+    // steering works: far more often than with no delays at all
+    expect(a.hitRate).toBeGreaterThan(0.2);
+    expect(a.hitRate).toBeGreaterThan(a.baselineHitRate);
+    expect(a.labelsAgree).toBe(true);
+    expect(Object.keys(a.stress.outcomes)).toEqual(Object.keys(r.outcomes));
+  });
+});
+
+describe("gupstress explore", () => {
+  it("--fix none: race as expected, exit 0, a drawing and a replay command", async () => {
+    const t = io();
+    expect(await exploreCommand(["--fix", "none"], t.io)).toBe(0);
+    const text = t.out.join("");
+    expect(text).toMatch(/complete/);
+    expect(text).toMatch(/CPU 0: THP collapse/);
+    expect(text).toMatch(/replay: gupstress explore --replay v1\/none\/c2\/p3\//);
+  });
+
+  it("--expect race on a clean fix: exit 1", async () => {
+    expect(await exploreCommand(["--fix", "recheck", "--expect", "race"], io().io)).toBe(1);
+  });
+
+  it("--json: one object with the fields a CI reads", async () => {
+    const t = io();
+    expect(await exploreCommand(["--fix", "ipi-skip", "--json"], t.io)).toBe(0);
+    const j = JSON.parse(t.out.join(""));
+    for (const k of [
+      "fix",
+      "strategy",
+      "bound",
+      "explored",
+      "violations",
+      "complete",
+      "counterexample",
+    ]) {
+      expect(j).toHaveProperty(k);
+    }
+    expect(j.complete).toBe(true);
+    expect(j.counterexample.replay).toMatch(/^v1\/ipi-skip\//);
+    expect(j.counterexample.trace.length).toBeGreaterThan(10);
+  });
+
+  it("--replay reproduces the counterexample; a broken string is one line and exit 2", async () => {
+    const first = io();
+    await exploreCommand(["--fix", "none", "--json"], first.io);
+    const replay = JSON.parse(first.out.join("")).counterexample.replay;
+    const t = io();
+    expect(await exploreCommand(["--replay", replay, "--expect", "race"], t.io)).toBe(0);
+    expect(t.out.join("")).toMatch(/stale-pin/);
+    for (const bad of ["v1/none/c2/p3/Z", "garbage", "v1/none/c2/p3/A"]) {
+      const b = io();
+      expect(await exploreCommand(["--replay", bad], b.io), bad).toBe(2);
+      expect(b.err.join("").trim().split("\n"), bad).toHaveLength(1);
+    }
+  });
+
+  it("bad flags: one line on stderr, exit 2", async () => {
+    for (const argv of [
+      ["--strategy", "dfs"],
+      ["--preemptions", "2", "--strategy", "random"],
+      ["--cpus", "9"],
+    ]) {
+      const t = io();
+      expect(await exploreCommand(argv, t.io), argv.join(" ")).toBe(2);
+      expect(t.err.join("").trim().split("\n")).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,144 @@
+// The explorer over the real kernel steps: verdicts for the five fixes over
+// the whole bounded space, replay strings, and what a counterexample shows.
+
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_EXPLORE,
+  type ExploreReport,
+  explore,
+  formatReplay,
+  parseReplay,
+  replayTrace,
+} from "../src/explore/explore.js";
+import { FIX_NAMES } from "../src/kernel/fixes.js";
+import type { TraceStep } from "../src/run/stress.js";
+import { OUTCOME_KEYS } from "../src/scenarios/gup-vs-collapse.js";
+
+const run = (fix: string, more: Partial<typeof DEFAULT_EXPLORE> = {}): ExploreReport =>
+  explore({ ...DEFAULT_EXPLORE, fix, ...more });
+
+describe("verdicts over the whole default space (1 collapse, 1 GUP-fast, 3 ptes)", () => {
+  it("all five fixes, exhaustively, well under 10 s", () => {
+    const t0 = performance.now();
+    const reports = FIX_NAMES.map((fix) => run(fix));
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(10_000);
+    const by = Object.fromEntries(reports.map((r) => [r.fix, r]));
+    for (const r of reports) {
+      expect(r.complete, r.fix).toBe(true);
+      expect(r.bound).toBeNull();
+      expect(r.explored, r.fix).toBeGreaterThan(1000);
+    }
+    for (const fix of ["none", "ipi-skip"]) {
+      expect(by[fix].violations, fix).toBeGreaterThan(0);
+      expect(by[fix].verdict).toBe("race");
+      expect(by[fix].outcomes["stale-pin"].count).toBe(by[fix].violations);
+      expect(by[fix].counterexample?.outcome).toContain("stale-pin");
+    }
+    for (const fix of ["recheck", "ipi", "upstream"]) {
+      expect(by[fix].violations, fix).toBe(0);
+      expect(by[fix].verdict).toBe("clean");
+      expect(by[fix].counterexample).toBeNull();
+    }
+    // The fixes are not clean because nothing happens: the interesting outcomes are reached.
+    expect(by.recheck.outcomes["backoff-pmd"].count).toBeGreaterThan(0);
+    expect(by.ipi.outcomes["collapse-aborted-pin"].count).toBeGreaterThan(0);
+    expect(by.none.outcomes["collapse-aborted-pin"].count).toBeGreaterThan(0);
+  });
+
+  it("pruning is sound: the same counts as running every interleaving (2 ptes)", () => {
+    for (const fix of ["none", "ipi", "recheck", "upstream"]) {
+      const pruned = run(fix, { ptes: 2 });
+      const full = explore({ ...DEFAULT_EXPLORE, fix, ptes: 2, noMemo: true });
+      expect(pruned.explored, fix).toBe(full.explored);
+      expect(pruned.violations, fix).toBe(full.violations);
+      expect(pruned.outcomes, fix).toEqual(full.outcomes);
+    }
+  });
+
+  it("the race needs two preemptions: none is clean within 1, racy within 2", () => {
+    expect(run("none", { preemptions: 0 }).violations).toBe(0);
+    expect(run("none", { preemptions: 1 }).violations).toBe(0);
+    const two = run("none", { preemptions: 2 });
+    expect(two.violations).toBeGreaterThan(0);
+    expect(two.complete).toBe(true);
+    expect(two.explored).toBeLessThan(run("none").explored);
+  });
+
+  it("ipi-skip with 3 CPUs skips one walker per broadcast and still races; ipi does not", () => {
+    const skip = run("ipi-skip", { cpus: 3, ptes: 2 });
+    expect(skip.violations).toBeGreaterThan(0);
+    // the skipped walker is the one that races: the other one acked the IPI
+    expect(skip.counterexample?.trace.some((s) => s.step === "IPI")).toBe(true);
+    expect(run("ipi", { cpus: 3, ptes: 2 }).violations).toBe(0);
+  });
+
+  it("PCT and random find the race under none and nothing under recheck", () => {
+    for (const strategy of ["pct", "random"] as const) {
+      const racy = run("none", { strategy, runs: 2000, seed: 5 });
+      expect(racy.violations, strategy).toBeGreaterThan(0);
+      expect(racy.complete).toBe(false);
+      expect(racy.explored).toBe(2000);
+      expect(run("recheck", { strategy, runs: 2000, seed: 5 }).violations, strategy).toBe(0);
+    }
+  });
+
+  it("reports outcomes under the stress histogram's keys, all of them", () => {
+    const r = run("none");
+    expect(Object.keys(r.outcomes)).toEqual(OUTCOME_KEYS);
+  });
+});
+
+/** Clock of the first step matching. */
+function at(trace: TraceStep[], step: string, index?: number): number {
+  const s = trace.find((t) => t.step === step && (index === undefined || t.index === index));
+  if (s === undefined) throw new Error(`no ${step}${index === undefined ? "" : ` page ${index}`}`);
+  return s.clock;
+}
+
+describe("counterexample", () => {
+  it("shows the three conditions of MODEL.md section 6 for the stale page", () => {
+    const cex = run("none").counterexample;
+    expect(cex).not.toBeNull();
+    if (cex === null) return;
+    const t = cex.trace;
+    const j = cex.index;
+    expect(cex.frame).toBeGreaterThanOrEqual(0);
+    expect(at(t, "G1")).toBeLessThan(at(t, "K4")); // the walker snapshots the valid pmd
+    expect(at(t, "K6", j)).toBeLessThan(at(t, "G5", j)); // the pin lands after the pinned-check
+    expect(at(t, "G7", j)).toBeLessThan(at(t, "K8", j)); // the pte re-read before the pte is cleared
+    expect(at(t, "K10")).toBeGreaterThan(at(t, "K8", j));
+    expect(cex.preemptions).toBe(2);
+  });
+
+  it("replays exactly: the same steps, the same clocks, the same outcome", () => {
+    const cex = run("ipi-skip").counterexample;
+    expect(cex).not.toBeNull();
+    if (cex === null) return;
+    const again = replayTrace(cex.replay);
+    expect(again.replay).toBe(cex.replay);
+    expect(again.trace).toEqual(cex.trace);
+    expect(again.outcome).toEqual(cex.outcome);
+    expect(again.frame).toBe(cex.frame);
+  });
+
+  it("replay strings round-trip and name their configuration", () => {
+    const text = formatReplay("none", 2, 3, [2, 2, 0, 0, 0, 2]);
+    expect(text).toBe("v1/none/c2/p3/B2A3B");
+    expect(parseReplay(text)).toEqual({
+      fix: "none",
+      cpus: 2,
+      ptes: 3,
+      actions: [2, 2, 0, 0, 0, 2],
+    });
+    expect(() => parseReplay("v2/none/c2/p3/A")).toThrow(/v1/);
+    expect(() => parseReplay("v1/nosuchfix/c2/p3/A")).toThrow(/unknown fix/);
+  });
+
+  it("a schedule that does not fit the fix is refused, not silently run", () => {
+    // Under ipi the collapse blocks at K5W while the walker has interrupts off:
+    // a schedule that walks the collapse straight through cannot be replayed.
+    const ok = run("none").counterexample?.replay ?? "";
+    expect(() => replayTrace(ok.replace("/none/", "/ipi/"))).toThrow(/not enabled|still enabled/);
+  });
+});
