@@ -26,6 +26,10 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "weaken each fix on purpose; check the explorer and stress catch it",
     run: async () => (await import("./explore/command.js")).mutantsCommand,
   },
+  soak: {
+    help: "rotate the clean fixes in both modes for a long time; totals",
+    run: async () => (await import("./cli/soak-command.js")).soakCommand,
+  },
 };
 
 function usage(): string {

@@ -153,3 +153,28 @@ describe("results and exit codes", () => {
     expect(r.stdout).toMatch(/no race in [\d,]+ iterations/);
   });
 });
+
+describe("soak", () => {
+  it("rotates the clean fixes and prints totals; zero races exits 0", () => {
+    const r = gupstress(["soak", "--minutes", "0.06", "--slot", "1", "--cpus", "2", "--json"]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.ok).toBe(true);
+    expect(j.races).toBe(0);
+    expect(j.totals.map((t: { fix: string; mode: string }) => `${t.fix}/${t.mode}`)).toEqual([
+      "recheck/lockstep",
+      "ipi/lockstep",
+      "upstream/lockstep",
+      "recheck/freerun",
+      "ipi/freerun",
+      "upstream/freerun",
+    ]);
+    expect(j.iterations).toBeGreaterThan(0);
+  });
+
+  it("rejects a bad flag with one line and exit 2", () => {
+    const r = gupstress(["soak", "--minutes", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
