@@ -28,7 +28,7 @@ export class Cpu {
     const i32 = mem.i32;
     // A plain store, not Atomics.store: lastStep is a diagnostic read only once
     // a CPU has stalled or crashed, and a seq-cst store (xchg on x86) on every
-    // step was most of an untraced walk's cost (docs/bench.md, the floor).
+    // step was a fifth of an untraced walk's cost (docs/bench.md, the floor).
     i32[mem.cpuA(this.id, CPU_A.lastStep)] = step;
     if (!this.tracing) return -1;
     const clock = Atomics.add(i32, CTL.clock, 1);
