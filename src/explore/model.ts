@@ -45,12 +45,17 @@ export const MODEL_LIMITS = { cpus: { min: 2, max: 4 }, ptes: { min: 1, max: 8 }
 const UNDECLARED = OUTCOME_KEYS.indexOf("undeclared");
 const FORBIDDEN = OUTCOMES.map((o) => o.grade === "FORBIDDEN");
 
-interface Snapshot {
-  words: Int32Array;
-  collapse: Record<string, unknown>;
-  walks: Record<string, unknown>[];
-  cpus: { traceHead: number; ipiBroadcasts: number }[];
+/** One field of CPU-local state (a walk, the collapse, a Cpu), flattened into Int32 words. */
+interface Slot {
+  owner: Record<string, unknown>;
+  key: string;
+  kind: "int" | "bool" | "array";
+  at: number;
+  len: number;
 }
+
+/** Clock stamps and trace heads say when a step ran, not what the state is: not hashed. */
+const UNHASHED = new Set(["startClock", "endClock", "traceHead"]);
 
 export class KernelModel implements Model {
   readonly labels = OUTCOME_KEYS;
@@ -64,7 +69,10 @@ export class KernelModel implements Model {
   private readonly stateWords: number;
   /** words the hash skips: clocks and trace bookkeeping, which do not decide the future */
   private readonly skip: Uint8Array;
-  private readonly initial: Snapshot;
+  /** CPU-local fields, stored after the memory words in a snapshot */
+  private readonly slots: Slot[] = [];
+  private readonly snapshotWords: number;
+  private readonly initial: Int32Array;
   /** what the oracle saw that the scenario does not declare, last final state */
   detail = "";
   /** the first stale frame and its page index at the last final state, -1 if none */
@@ -97,13 +105,30 @@ export class KernelModel implements Model {
       return w;
     });
     this.stateWords = this.mem.traceBase;
-    this.skip = new Uint8Array(this.stateWords);
+    let at = this.stateWords;
+    const unhashed: number[] = [];
+    const add = (owner: object, keys: readonly string[]) => {
+      for (const key of keys) {
+        const slot = slotOf(owner, key, at);
+        if (slot === null) continue;
+        if (UNHASHED.has(key)) for (let k = 0; k < slot.len; k++) unhashed.push(at + k);
+        this.slots.push(slot);
+        at += slot.len;
+      }
+    };
+    // Every field, whatever it is: a field added to a walk or a collapse later is covered here.
+    add(this.collapse, Object.keys(this.collapse));
+    for (const w of this.walks) add(w, Object.keys(w));
+    for (const c of this.cpus) add(c, ["traceHead", "ipiBroadcasts"]);
+    this.snapshotWords = at;
+    this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
     for (let c = 0; c < config.cpus; c++) {
       for (const f of [CPU_A.lastStep, CPU_A.lastClock, CPU_A.traceHead])
         this.skip[this.mem.cpuA(c, f)] = 1;
     }
-    this.initial = this.save() as Snapshot;
+    for (const i of unhashed) this.skip[i] = 1;
+    this.initial = this.save() as Int32Array;
   }
 
   reset(): void {
@@ -136,44 +161,37 @@ export class KernelModel implements Model {
   }
 
   save(): unknown {
-    const snap: Snapshot = {
-      words: this.mem.i32.slice(0, this.stateWords),
-      collapse: copyFields(this.collapse),
-      walks: this.walks.map(copyFields),
-      cpus: this.cpus.map((c) => ({ traceHead: c.traceHead, ipiBroadcasts: c.ipiBroadcasts })),
-    };
+    const snap = new Int32Array(this.snapshotWords);
+    snap.set(this.mem.i32.subarray(0, this.stateWords));
+    for (const slot of this.slots) {
+      const v = slot.owner[slot.key];
+      if (slot.kind === "array") snap.set(v as Int32Array, slot.at);
+      else snap[slot.at] = slot.kind === "bool" ? (v ? 1 : 0) : (v as number);
+    }
     return snap;
   }
 
   restore(snapshot: unknown): void {
-    const s = snapshot as Snapshot;
-    this.mem.i32.set(s.words);
-    setFields(this.collapse, s.collapse);
-    for (let i = 0; i < this.walks.length; i++) setFields(this.walks[i], s.walks[i]);
-    for (let i = 0; i < this.cpus.length; i++) {
-      this.cpus[i].traceHead = s.cpus[i].traceHead;
-      this.cpus[i].ipiBroadcasts = s.cpus[i].ipiBroadcasts;
+    const snap = snapshot as Int32Array;
+    this.mem.i32.set(snap.subarray(0, this.stateWords));
+    for (const slot of this.slots) {
+      if (slot.kind === "array") {
+        (slot.owner[slot.key] as Int32Array).set(snap.subarray(slot.at, slot.at + slot.len));
+      } else slot.owner[slot.key] = slot.kind === "bool" ? snap[slot.at] !== 0 : snap[slot.at];
     }
   }
 
   hash(): number {
-    const w = this.mem.i32;
+    const w = this.save() as Int32Array;
     const skip = this.skip;
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x1b873593 | 0;
-    for (let i = 0; i < this.stateWords; i++) {
+    for (let i = 0; i < w.length; i++) {
       if (skip[i] === 1) continue;
       const v = w[i];
       h1 = Math.imul(h1 ^ v, 0x01000193);
       h2 = Math.imul(h2 ^ v ^ (h2 >>> 15), 0x5bd1e995);
     }
-    const mix = (v: number) => {
-      h1 = Math.imul(h1 ^ v, 0x01000193);
-      h2 = Math.imul(h2 ^ v ^ (h2 >>> 15), 0x5bd1e995);
-    };
-    hashFields(this.collapse, mix);
-    for (const walk of this.walks) hashFields(walk, mix);
-    for (const c of this.cpus) mix(c.ipiBroadcasts);
     h1 ^= h1 >>> 16;
     h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
     return (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
@@ -246,34 +264,20 @@ function allAcked(mem: Memory, c: Collapse): boolean {
   return true;
 }
 
-// CPU-local state is copied and hashed field by field, whatever the fields
-// are: a field added to a walk or a collapse later is covered without edits here.
-
-function copyFields(o: object): Record<string, unknown> {
-  const r: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o))
-    r[k] = ArrayBuffer.isView(v) ? (v as Int32Array).slice() : v;
-  return r;
-}
-
-function setFields(o: object, from: Record<string, unknown>): void {
-  const dst = o as Record<string, unknown>;
-  for (const k in from) {
-    const v = from[k];
-    if (ArrayBuffer.isView(v)) (dst[k] as Int32Array).set(v as Int32Array);
-    else dst[k] = v;
+/**
+ * How to keep one field in a snapshot. Integers, booleans and Int32Arrays are
+ * state; a plain array (the collapse's program) is fixed for the model's life.
+ * Anything else stops the model: a new kind of field needs a decision here.
+ */
+function slotOf(owner: object, key: string, at: number): Slot | null {
+  const o = owner as Record<string, unknown>;
+  const v = o[key];
+  if (typeof v === "number") {
+    if (!Number.isInteger(v) || (v | 0) !== v) throw new Error(`field ${key} is not an int32`);
+    return { owner: o, key, kind: "int", at, len: 1 };
   }
-}
-
-/** Clock stamps name when a step ran, not what the state is: left out. */
-const UNHASHED = new Set(["startClock", "endClock", "program"]);
-
-function hashFields(o: object, mix: (v: number) => void): void {
-  for (const [k, v] of Object.entries(o)) {
-    if (UNHASHED.has(k)) continue;
-    if (typeof v === "number") mix(v | 0);
-    else if (typeof v === "boolean") mix(v ? 1 : 0);
-    else if (v instanceof Int32Array) for (let i = 0; i < v.length; i++) mix(v[i]);
-    else throw new Error(`cannot hash field ${k}`);
-  }
+  if (typeof v === "boolean") return { owner: o, key, kind: "bool", at, len: 1 };
+  if (v instanceof Int32Array) return { owner: o, key, kind: "array", at, len: v.length };
+  if (Array.isArray(v)) return null;
+  throw new Error(`cannot keep field ${key} in a snapshot`);
 }

@@ -137,8 +137,11 @@ interface Entry {
   total: number;
   violating: number;
   hist: Float64Array;
-  /** shortest violating suffix from here, or null */
-  cex: number[] | null;
+  /** length of the shortest violating suffix from here, -1 if none */
+  cexLen: number;
+  /** its first action and the entry it leads to (a chain, not a copy per state) */
+  cexAct: number;
+  cexNext: Entry | null;
 }
 
 /**
@@ -170,14 +173,21 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
     if (buffers[depth] === undefined) buffers[depth] = [];
     const en = buffers[depth];
     const n = model.enabled(en);
-    const e: Entry = { total: 0, violating: 0, hist: new Float64Array(labels), cex: null };
+    const e: Entry = {
+      total: 0,
+      violating: 0,
+      hist: new Float64Array(labels),
+      cexLen: -1,
+      cexAct: -1,
+      cexNext: null,
+    };
     if (n === 0) {
       const o = model.outcome();
       e.total = 1;
       for (const l of o.labels) e.hist[l]++;
       if (o.violation) {
         e.violating = 1;
-        e.cex = [];
+        e.cexLen = 0;
       }
     } else if (states > maxStates) {
       complete = false;
@@ -197,8 +207,10 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
         e.total += sub.total;
         e.violating += sub.violating;
         for (let l = 0; l < labels; l++) e.hist[l] += sub.hist[l];
-        if (sub.cex !== null && (e.cex === null || sub.cex.length + 1 < e.cex.length)) {
-          e.cex = [act, ...sub.cex];
+        if (sub.cexLen >= 0 && (e.cexLen < 0 || sub.cexLen + 1 < e.cexLen)) {
+          e.cexLen = sub.cexLen + 1;
+          e.cexAct = act;
+          e.cexNext = sub;
         }
       }
     }
@@ -209,8 +221,11 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
   model.reset();
   const root = visit(-1, 0, 0);
   let counterexample: Found | null = null;
-  if (root.cex !== null) {
-    const actions = root.cex;
+  if (root.cexLen >= 0) {
+    const actions: number[] = [];
+    for (let at: Entry | null = root; at !== null && at.cexLen > 0; at = at.cexNext) {
+      actions.push(at.cexAct);
+    }
     counterexample = {
       actions,
       preemptions: preemptionsOf(model, actions),
