@@ -4,7 +4,7 @@
 // seed per round, so that drift on the machine hits every variant alike and
 // ratios against fix none are paired within a round.
 
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Piscina } from "piscina";
 import type {
@@ -261,6 +261,7 @@ export async function runSuite(
   signal?: AbortSignal,
 ): Promise<BenchResults> {
   const t0 = performance.now();
+  const loadBefore = loadavg();
   log(`micro: floor vs harness walk, ${p.microPasses} passes (single thread, tinybench)`);
   const micro = await measureMicro(p.microPasses, p.microTaskMs);
   log(
@@ -330,6 +331,7 @@ export async function runSuite(
       micro,
       racePower: races,
       pool: { coldStartupMs: cold.startupMs, warmStartupMs: estimate(warm).value },
+      loadAvg: { before: loadBefore, after: loadavg() },
       wallMs: performance.now() - t0,
     };
   } finally {

@@ -159,7 +159,10 @@ export function resultTables(res: BenchResults): Table[] {
 
 export function environmentLine(res: BenchResults): string {
   const e = res.environment;
-  return `node ${e.node} (V8 ${e.v8}), ${e.cpuModel}, ${e.cores} cores, ${e.platform}, commit ${e.commit ?? "unknown"}, ${e.date}${res.quick ? ", --quick" : ""}`;
+  const load = res.loadAvg
+    ? `, load average ${res.loadAvg.before[0].toFixed(2)} before, ${res.loadAvg.after[0].toFixed(2)} after`
+    : "";
+  return `node ${e.node} (V8 ${e.v8}), ${e.cpuModel}, ${e.cores} cores, ${e.platform}, commit ${e.commit ?? "unknown"}, ${e.date}${res.quick ? ", --quick" : ""}${load}`;
 }
 
 function mdCell(s: string): string {

@@ -137,5 +137,7 @@ export interface BenchResults {
   micro: MicroResult;
   racePower: RacePowerResult[];
   pool: { coldStartupMs: number; warmStartupMs: number };
+  /** os.loadavg() (1, 5, 15 min) before and after: other work on the machine shows here */
+  loadAvg?: { before: number[]; after: number[] };
   wallMs: number;
 }
