@@ -232,10 +232,11 @@ const num = (n: number) => n.toLocaleString("en-US");
 
 function boundText(r: ExploreReport): string {
   if (r.strategy === "exhaustive") {
-    return r.bound === null ? "no preemption bound" : `at most ${r.bound} preemptions`;
+    if (r.bound === null) return "no preemption bound";
+    return `at most ${r.bound} preemption${r.bound === 1 ? "" : "s"}`;
   }
-  if (r.strategy === "pct") return `PCT depth ${r.bound}, ${num(r.explored)} runs, seed ${r.seed}`;
-  return `uniform random, ${num(r.explored)} runs, seed ${r.seed}`;
+  const runs = `${num(r.explored)} runs, seed ${r.seed}`;
+  return r.strategy === "pct" ? `depth ${r.bound}, ${runs}` : runs;
 }
 
 function formatReport(r: ExploreReport, expect: "race" | "clean", ok: boolean): string {
@@ -252,7 +253,8 @@ function formatReport(r: ExploreReport, expect: "race" | "clean", ok: boolean): 
     `  explored ${num(r.explored)} interleavings in ${(r.ms / 1000).toFixed(3)} s (${rate}): ${r.complete ? "complete" : "not complete"}`,
   );
   if (r.explored > Number.MAX_SAFE_INTEGER) lines.push("  (counts above 2^53 are rounded)");
-  const share = r.explored > 0 ? ((r.violations / r.explored) * 100).toFixed(1) : "0";
+  const pct = r.explored > 0 ? (r.violations / r.explored) * 100 : 0;
+  const share = pct > 0 && pct < 0.1 ? "<0.1" : pct.toFixed(1);
   lines.push(
     `  violations: ${num(r.violations)} interleavings (${share}%) end in a FORBIDDEN outcome`,
   );
@@ -498,7 +500,7 @@ function mutantLine(row: MutantRow): string {
   const stress =
     s === null
       ? "-"
-      : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms.toFixed(1)} ms (${num(s.iterations)} trials)` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} trials)`}`;
+      : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms < 1000 ? `${s.ms.toFixed(1)} ms` : `${(s.ms / 1000).toFixed(2)} s`} (${num(s.iterations)} trials)` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} trials)`}`;
   const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
   return `  ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
 }
