@@ -214,7 +214,8 @@ export function lineChart(opts: {
         const dv = (p.y * Math.abs(p.rme)) / 100;
         const lo = Math.max(p.y - dv, opts.logY ? p.y / 10 : 0);
         body.push(
-          `<path d="M${f(cx)} ${f(y.map(p.y + dv))}V${f(y.map(lo))}" stroke="${color}" stroke-width="1.2" opacity="0.7"/>`,
+          // Clipped to the plot: a huge margin should not run over the title.
+          `<path d="M${f(cx)} ${f(Math.max(m.t, y.map(p.y + dv)))}V${f(Math.min(h - m.b, y.map(lo)))}" stroke="${color}" stroke-width="1.2" opacity="0.7"/>`,
         );
       }
       body.push(`<circle cx="${f(cx)}" cy="${f(y.map(p.y))}" r="3.5" fill="${color}"/>`);
