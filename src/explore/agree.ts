@@ -10,7 +10,7 @@
 import type { DelaySpec } from "../run/config.js";
 import { defaultConfig, type RunConfig } from "../run/config.js";
 import { runStress, type StressResult, type TraceStep } from "../run/stress.js";
-import { OUTCOME_KEYS } from "../scenarios/gup-vs-collapse.js";
+import { OUTCOME_KEYS, OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { parseReplay, replayTrace } from "./explore.js";
 
 /** Forced delays that steer the threads through `trace` (2 CPUs: step names tell the roles apart). */
@@ -81,7 +81,9 @@ export async function agree(replay: string, opt: AgreeOptions = {}): Promise<Agr
   };
   const stress = await runStress(config);
   const baseline = await runStress({ ...config, delays: [] });
-  const forbidden = cex.outcome.filter((k) => k === "stale-pin" || k === "undeclared");
+  const forbidden = cex.outcome.filter(
+    (k) => OUTCOMES.find((o) => o.key === k)?.grade === "FORBIDDEN",
+  );
   const hitsOf = (r: StressResult) =>
     forbidden.reduce((n, k) => n + (r.outcomes[k]?.count ?? 0), 0);
   const hits = hitsOf(stress);

@@ -2,6 +2,7 @@
 
 import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../cli/args.js";
 import { FIX_NAMES } from "../kernel/fixes.js";
+import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { drawInterleaving } from "../report/interleaving.js";
 import { type Agreement, agree } from "./agree.js";
 import {
@@ -405,7 +406,9 @@ function replayCommand(plan: ExplorePlan, io: Io): number {
     throw e;
   }
   const p = parseReplay(text);
-  const violation = cex.outcome.includes("stale-pin") || cex.outcome.includes("undeclared");
+  const violation = cex.outcome.some(
+    (k) => OUTCOMES.find((o) => o.key === k)?.grade === "FORBIDDEN",
+  );
   const verdict = violation ? "race" : "clean";
   const ok = plan.expectArg === undefined || plan.expectArg === verdict;
   if (plan.json) {
