@@ -53,14 +53,14 @@ export function plan(quick: boolean): SuitePlan {
     ? {
         quick,
         rounds: 2,
-        runMs: 120,
+        runMs: 100,
         cpus,
         sampleEvery: 4,
         microPasses: 2,
         microTaskMs: 100,
-        raceRunMs: 300,
+        raceRunMs: 250,
         raceTrials: 20,
-        trialLimitMs: 500,
+        trialLimitMs: 400,
       }
     : {
         quick,

@@ -30,6 +30,14 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
     help: "rotate the clean fixes in both modes for a long time; totals",
     run: async () => (await import("./cli/soak-command.js")).soakCommand,
   },
+  bench: {
+    help: "what each fix costs: the interleaved benchmark suite (npm run bench)",
+    run: async () => (await import("../bench/bench.js")).benchCommand,
+  },
+  report: {
+    help: "HTML report with inline SVG charts + Markdown summary of the latest bench",
+    run: async () => (await import("../bench/report.js")).reportCommand,
+  },
 };
 
 function usage(): string {
