@@ -54,7 +54,7 @@ export interface Agreement {
 export interface AgreeOptions {
   unitNs?: number;
   iterations?: number;
-  /** regions per round (default 1: every trial is its own round, so both CPUs start it together) */
+  /** regions per round (trials between two resets; default 4) */
   regions?: number;
   seed?: number;
   /** outcome labels the explorer reached in the whole space (for labelsAgree) */
@@ -73,11 +73,14 @@ export async function agree(replay: string, opt: AgreeOptions = {}): Promise<Agr
     fix: p.fix,
     cpus: p.cpus,
     ptes: p.ptes,
-    regions: opt.regions ?? 1,
+    regions: opt.regions ?? 4,
     seed: opt.seed ?? 1,
     iterations: opt.iterations ?? 2000,
     timeMs: null,
     delays,
+    // Both CPUs start each trial together, loaded machine or not: the forced
+    // delays count from there.
+    trialBarrier: true,
   };
   const stress = await runStress(config);
   const baseline = await runStress({ ...config, delays: [] });

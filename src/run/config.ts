@@ -44,6 +44,8 @@ export interface RunConfig {
   trace: boolean;
   /** test-only fault injection, see src/run/faults.ts */
   fault: string | null;
+  /** lockstep: start every trial behind a barrier (default: only when CPUs outnumber cores); forced-delay replays need it */
+  trialBarrier?: boolean;
   /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
   sampleEvery: number;
 }

@@ -176,7 +176,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       cpu,
       config,
       spinLimit,
-      trialBarrier: oversubscribed,
+      trialBarrier: config.trialBarrier ?? oversubscribed,
       idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
     };
     return pool.run(task).then(
