@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import { agree, forcedDelays } from "../src/explore/agree.js";
 import { exploreCommand } from "../src/explore/command.js";
 import { DEFAULT_EXPLORE, explore } from "../src/explore/explore.js";
+import { STEP } from "../src/kernel/steps.js";
+import { Delays } from "../src/run/delay.js";
+import { Rng } from "../src/run/random.js";
 import type { TraceStep } from "../src/run/stress.js";
 
 function io() {
@@ -51,6 +54,25 @@ describe("forced delays from a trace", () => {
     // the collapse starts 2 steps late: it waits after its own first step
     expect(d).toContainEqual({ point: "K0", maxNs: 2000, prob: 1, nth: 1 });
     expect(d).toHaveLength(4);
+  });
+});
+
+describe("forced delays on a CPU", () => {
+  it("spin exactly after the nth occurrence of a step in each trial, nowhere else", () => {
+    const d = new Delays([{ point: "G3", maxNs: 1000, prob: 1, nth: 2 }], new Rng(1, 1), 1);
+    d.start();
+    d.after(STEP.G3);
+    expect(d.spent).toBe(0);
+    d.after(STEP.G5);
+    d.after(STEP.G3);
+    expect(d.spent).toBe(1000);
+    d.after(STEP.G3);
+    expect(d.spent).toBe(1000);
+    // the count starts again with each trial
+    d.start();
+    d.after(STEP.G3);
+    d.after(STEP.G3);
+    expect(d.spent).toBe(2000);
   });
 });
 

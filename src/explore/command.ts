@@ -2,8 +2,8 @@
 
 import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../cli/args.js";
 import { FIX_NAMES } from "../kernel/fixes.js";
-import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { drawInterleaving } from "../report/interleaving.js";
+import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { type Agreement, agree } from "./agree.js";
 import {
   DEFAULT_EXPLORE,
