@@ -85,19 +85,28 @@ describe("stress and explorer agree", () => {
     const reached = Object.entries(r.outcomes)
       .filter(([, o]) => o.count > 0)
       .map(([k]) => k);
-    const a = await agree(cex.replay, { iterations: 1000, explorerLabels: reached });
-    const seen = Object.entries(a.stress.outcomes)
-      .filter(([, o]) => o.count > 0)
-      .map(([k, o]) => `${k}=${o.count}`)
-      .join(" ");
-    const why = `hit rate ${a.hitRate}, baseline ${a.baselineHitRate}; stress saw ${seen}; explorer reached ${reached.join(" ")}`;
-    expect(a.stress.aborted, why).toBeNull();
-    expect(a.explorerOutcome).toContain("stale-pin");
-    expect(a.reproduced, why).toBe(true);
-    // Steering works: far more often than with no delays at all. (60 to 94% on
-    // a quiet machine; a loaded one deschedules a CPU for whole time slices.)
-    expect(a.hitRate, why).toBeGreaterThan(Math.max(0.02, 3 * a.baselineHitRate));
-    expect(a.labelsAgree, why).toBe(true);
+    // Spins order two threads only while each has a core: when other work holds
+    // one, the OS time-slices them and no spin helps. Up to three tries.
+    const whys: string[] = [];
+    let steered = false;
+    let a = await agree(cex.replay, { iterations: 1000, explorerLabels: reached });
+    for (let attempt = 1; ; attempt++) {
+      const seen = Object.entries(a.stress.outcomes)
+        .filter(([, o]) => o.count > 0)
+        .map(([k, o]) => `${k}=${o.count}`)
+        .join(" ");
+      const why = `hit rate ${a.hitRate}, baseline ${a.baselineHitRate}; stress saw ${seen}; explorer reached ${reached.join(" ")}`;
+      whys.push(why);
+      expect(a.stress.aborted, why).toBeNull();
+      expect(a.explorerOutcome).toContain("stale-pin");
+      // every outcome the threads produced is one the explorer reached: no retry for this
+      expect(a.labelsAgree, why).toBe(true);
+      // Steering works: far more often than with no delays (60 to 95% on a quiet machine).
+      steered = a.reproduced && a.hitRate > Math.max(0.02, 3 * a.baselineHitRate);
+      if (steered || attempt === 3) break;
+      a = await agree(cex.replay, { iterations: 1000, explorerLabels: reached });
+    }
+    expect(steered, whys.join("\n")).toBe(true);
     expect(Object.keys(a.stress.outcomes)).toEqual(Object.keys(r.outcomes));
   });
 });
