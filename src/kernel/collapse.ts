@@ -193,9 +193,10 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
     }
     case STEP.K6: {
       const pte = mem.load(mem.pte(c.table, c.j));
-      const f = pteFrame(pte);
-      const ref = mem.load(mem.frame(f, FRAME.refcount));
-      const suitable = ptePresent(pte) && ref === mem.load(mem.frame(f, FRAME.mapcount));
+      const present = ptePresent(pte);
+      const f = present ? pteFrame(pte) : -1;
+      const ref = present ? mem.load(mem.frame(f, FRAME.refcount)) : 0;
+      const suitable = present && ref === mem.load(mem.frame(f, FRAME.mapcount));
       cpu.trace(step, c.region, c.j, f, ref);
       if (!suitable) {
         c.aborting = true;

@@ -51,7 +51,9 @@ export function formatSummary(r: StressResult): string {
       `  First race: region ${fr.region}, page ${fr.index}, frame ${fr.frame}: CPU ${fr.cpu} pinned it, ` +
         "collapse released it, the pin outlived the mapping.",
       "",
-      drawInterleaving(fr.trace, { frame: fr.frame }),
+      fr.trace.length > 0
+        ? drawInterleaving(fr.trace, { frame: fr.frame })
+        : "  (no trace: run without --no-trace to draw the interleaving)",
     );
   }
   if (r.aborted) out.push("", `  ABORTED: ${r.aborted}`);
