@@ -63,14 +63,16 @@ describe("results and exit codes", () => {
   });
 
   it("--json prints exactly one JSON object with the documented fields; --expect race exits 0", () => {
+    // --until-race: on a loaded machine the first race can take more than a fixed count of trials
     const r = gupstress([
       "stress",
       "--fix",
       "none",
       "--cpus",
       "2",
-      "--iterations",
-      "4000",
+      "--time",
+      "30",
+      "--until-race",
       "--seed",
       "3",
       "--json",
@@ -127,8 +129,9 @@ describe("results and exit codes", () => {
       "none",
       "--cpus",
       "2",
-      "--iterations",
-      "4000",
+      "--time",
+      "30",
+      "--until-race",
       "--quiet",
     ]);
     expect(r.code).toBe(1);

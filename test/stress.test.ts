@@ -14,11 +14,12 @@ const forbidden = (r: StressResult) =>
     .filter((o) => o.grade === "FORBIDDEN")
     .reduce((a, o) => a + o.count, 0);
 
+// Runs that must find the race stop at the first one (untilRace) with a large
+// bound: on a quiet machine that takes milliseconds, on a loaded one longer.
 describe("stress on real threads", () => {
   it("fix none: the race is found, every race confirmed, and its trace shows the three conditions", async () => {
-    const r = await run({ fix: "none", iterations: 20_000 });
+    const r = await run({ fix: "none", iterations: 2_000_000, untilRace: true });
     expect(r.aborted).toBeNull();
-    expect(r.iterations).toBeGreaterThanOrEqual(20_000);
     expect(r.races).toBeGreaterThan(0);
     expect(r.confirmed).toBe(r.races);
     expect(r.outcomes["stale-pin"].count).toBe(r.races);
@@ -45,7 +46,12 @@ describe("stress on real threads", () => {
   // drives the 3-CPU rotation by hand.
   const skipCpus = Math.min(3, Math.max(2, availableParallelism()));
   it(`fix ipi-skip (${skipCpus} CPUs): skipping an IPI target brings the race back`, async () => {
-    const r = await run({ fix: "ipi-skip", cpus: skipCpus, iterations: 20_000 });
+    const r = await run({
+      fix: "ipi-skip",
+      cpus: skipCpus,
+      iterations: 2_000_000,
+      untilRace: true,
+    });
     expect(r.aborted).toBeNull();
     expect(r.ipi.broadcasts).toBeGreaterThan(0);
     expect(r.races).toBeGreaterThan(0);
@@ -71,9 +77,13 @@ describe("stress on real threads", () => {
   }
 
   it("freerun: CPUs loop like real CPUs; none races, recheck does not", async () => {
-    const none = await run({ fix: "none", mode: "freerun", iterations: 150_000 });
+    const none = await run({
+      fix: "none",
+      mode: "freerun",
+      iterations: 5_000_000,
+      untilRace: true,
+    });
     expect(none.aborted).toBeNull();
-    expect(none.gupCalls).toBeGreaterThanOrEqual(150_000);
     expect(none.races).toBeGreaterThan(0);
     const recheck = await run({ fix: "recheck", mode: "freerun", iterations: 150_000 });
     expect(recheck.aborted).toBeNull();
