@@ -289,10 +289,17 @@ export async function stressCommand(
     if (result.aborted || result.interrupted) break;
   }
   if (plan.json) {
-    const strip = ({ samples: _, ...r }: StressResult) => r;
-    io.out(
-      `${JSON.stringify(rows.length === 1 && plan.configs.length === 1 ? { ...strip(rows[0].result), expect: rows[0].expect, ok: rows[0].ok } : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map((r) => ({ ...r.result, expect: r.expect, ok: r.ok })) })}\n`,
-    );
+    // Latency samples are for the benchmarks, not for this object.
+    const entry = ({ result: { samples: _, ...r }, expect, ok }: (typeof rows)[number]) => ({
+      ...r,
+      expect,
+      ok,
+    });
+    const single = rows.length === 1 && plan.configs.length === 1;
+    const out = single
+      ? entry(rows[0])
+      : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map(entry) };
+    io.out(`${JSON.stringify(out)}\n`);
   } else if (rows.length > 1) {
     io.out(`${formatMatrix(rows)}\n`);
   }

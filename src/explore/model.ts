@@ -17,9 +17,9 @@ import { Cpu } from "../kernel/cpu.js";
 import type { Fix } from "../kernel/fixes.js";
 import { type GupWalk, gupFastStep, newWalk, startWalk } from "../kernel/gup.js";
 import { ipiAcked, ipiPending, ipiTake, irqsOff } from "../kernel/irq.js";
-import { BLOCKED, DONE, STEP, STEP_TEXT, type StepName, stepName } from "../kernel/steps.js";
-import { CPU_A, CTL, type Geometry, Memory, TRACE } from "../memory/layout.js";
-import type { TraceStep } from "../run/stress.js";
+import { BLOCKED, DONE, STEP } from "../kernel/steps.js";
+import { decodeTraceStep, type TraceStep } from "../kernel/trace.js";
+import { CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
 import {
   collapseOutcomeStat,
   gradeWalk,
@@ -235,19 +235,7 @@ export class KernelModel implements Model {
       const head = this.cpus[c].traceHead;
       const ring = mem.geo.traceRing;
       for (let i = Math.max(0, head - ring); i < head; i++) {
-        const f = (k: number) => mem.load(mem.trace(c, i % ring, k));
-        const step = stepName(f(TRACE.step));
-        out.push({
-          cpu: c,
-          role: c === 0 ? "collapse" : "gup-fast",
-          step,
-          clock: f(TRACE.clock),
-          region: f(TRACE.region),
-          index: f(TRACE.index),
-          frame: f(TRACE.frame),
-          value: f(TRACE.value),
-          text: STEP_TEXT[step as StepName] ?? step,
-        });
+        out.push(decodeTraceStep(c, (k) => mem.load(mem.trace(c, i % ring, k))));
       }
     }
     return out.sort((x, y) => x.clock - y.clock);

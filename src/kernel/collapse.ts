@@ -13,8 +13,8 @@ import {
   PTE_NONE,
   pmdId,
   pmdKind,
-  ptePresent,
   pteFrame,
+  ptePresent,
   REGION,
 } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";

@@ -1,6 +1,7 @@
 // The page allocator and reference counts. Only CPU 0 (collapse) and the
 // main thread before the run allocate; any CPU may drop the last reference.
 
+import type { Memory } from "../memory/layout.js";
 import {
   CTL,
   FRAME,
@@ -14,11 +15,10 @@ import {
   PTE_NONE,
   pmdId,
   pmdKind,
-  ptePresent,
   pteFrame,
+  ptePresent,
   REGION,
 } from "../memory/layout.js";
-import type { Memory } from "../memory/layout.js";
 
 /** FOLL_PIN adds this much to the refcount (GUP_PIN_COUNTING_BIAS). */
 export const GUP_PIN_COUNTING_BIAS = 1024;

@@ -2,7 +2,7 @@
 // gup_pgd_range -> gup_pmd_range -> gup_pte_range). Steps G0..G9 as in MODEL.md
 // section 2, then GU (unpin) once the caller is done with a page.
 
-import { PMD_TABLE, pmdId, pmdKind, ptePresent, pteFrame } from "../memory/layout.js";
+import { PMD_TABLE, pmdId, pmdKind, pteFrame, ptePresent } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import { GUP_PIN_COUNTING_BIAS, putFrame, tryGrab } from "./frames.js";
 import { irqOff, irqOn } from "./irq.js";

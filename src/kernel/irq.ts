@@ -2,8 +2,8 @@
 // (MODEL.md section 5). A CPU takes a pending IPI only with interrupts on;
 // the driver decides when (after G9, between operations, while idle).
 
-import { CPU_A, CPU_B } from "../memory/layout.js";
 import type { Memory } from "../memory/layout.js";
+import { CPU_A, CPU_B } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import { STEP } from "./steps.js";
 

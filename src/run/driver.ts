@@ -13,8 +13,10 @@ import {
 import { Cpu } from "../kernel/cpu.js";
 import { findFix } from "../kernel/fixes.js";
 import { populateRegion } from "../kernel/frames.js";
-import { gupFastStep, newWalk, startWalk, unpinStep, type GupWalk } from "../kernel/gup.js";
+import { type GupWalk, gupFastStep, newWalk, startWalk, unpinStep } from "../kernel/gup.js";
+import { ipiAcked, kick } from "../kernel/irq.js";
 import { BLOCKED, DONE, STEP } from "../kernel/steps.js";
+import { roleOf } from "../kernel/trace.js";
 import {
   CPU_A,
   CTL,
@@ -43,7 +45,6 @@ import type { RunConfig } from "./config.js";
 import { calibrateSpin, Delays } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
-import { ipiAcked, kick } from "../kernel/irq.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
 
 export interface CpuTask {
@@ -86,9 +87,6 @@ const MAX_SAMPLES = 50_000;
 function sample(into: number[], ns: number): void {
   if (into.length < MAX_SAMPLES) into.push(ns);
 }
-
-export const roleOf = (cpu: number): "collapse" | "gup-fast" =>
-  cpu === 0 ? "collapse" : "gup-fast";
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
@@ -377,7 +375,6 @@ function lockstepGup(run: CpuRun): void {
   const ptes = mem.geo.ptes;
   const walks = Array.from({ length: regions }, () => newWalk(ptes));
   const id = run.cpu.id;
-  const st = run.st;
   for (let round = 1; ; round++) {
     const open = run.waiter.until(
       () => mem.load(CTL.roundOpen) >= round || mem.load(CTL.closed) !== 0,

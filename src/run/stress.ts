@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { stepName, STEP_TEXT, type StepName } from "../kernel/steps.js";
+import { stepName } from "../kernel/steps.js";
+import { decodeTraceStep, roleOf, type TraceStep } from "../kernel/trace.js";
 import {
   CPU_A,
   CTL,
@@ -19,25 +20,15 @@ import {
   Memory,
   STAT,
   STOP_ABORT,
-  TRACE,
+  TRACE_WORDS,
 } from "../memory/layout.js";
 import { type Grade, OUTCOMES, SCENARIO, setupRegions } from "../scenarios/gup-vs-collapse.js";
-import { environment, type Environment } from "./environment.js";
 import type { RunConfig } from "./config.js";
-import { type CpuReport, type CpuTask, type LatencySamples, roleOf } from "./driver.js";
+import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
+import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
 
-export interface TraceStep {
-  cpu: number;
-  role: "collapse" | "gup-fast";
-  step: string;
-  clock: number;
-  region: number;
-  index: number;
-  frame: number;
-  value: number;
-  text: string;
-}
+export type { TraceStep } from "../kernel/trace.js";
 
 export interface FirstRace {
   trace: TraceStep[];
@@ -378,19 +369,7 @@ function readFirstRace(mem: Memory): FirstRace | null {
   const trace: TraceStep[] = [];
   for (let e = 0; e < n; e++) {
     const f = (k: number) => mem.load(mem.firstRace(e, k));
-    const cpu = f(6);
-    const step = stepName(f(TRACE.step));
-    trace.push({
-      cpu,
-      role: roleOf(cpu),
-      step,
-      clock: f(TRACE.clock),
-      region: f(TRACE.region),
-      index: f(TRACE.index),
-      frame: f(TRACE.frame),
-      value: f(TRACE.value),
-      text: STEP_TEXT[step as StepName] ?? step,
-    });
+    trace.push(decodeTraceStep(f(TRACE_WORDS), f));
   }
   return {
     trace,

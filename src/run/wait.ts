@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import type { Cpu } from "../kernel/cpu.js";
 import { ipiTake } from "../kernel/irq.js";
 import { stepName } from "../kernel/steps.js";
+import type { Memory } from "../memory/layout.js";
 import {
   CPU_A,
   CPU_B,
@@ -16,7 +17,6 @@ import {
   STOP_ABORT,
   STOP_GRACEFUL,
 } from "../memory/layout.js";
-import type { Memory } from "../memory/layout.js";
 
 /** How long one Atomics.wait may block before re-checking everything (ms). */
 const SLEEP_SLICE_MS = 5;

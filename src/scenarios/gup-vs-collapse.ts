@@ -6,6 +6,7 @@
 import { COLLAPSE } from "../kernel/collapse.js";
 import { populateRegion } from "../kernel/frames.js";
 import { WALK } from "../kernel/gup.js";
+import type { Memory } from "../memory/layout.js";
 import {
   FRAME,
   FRAME_MAPPED,
@@ -14,12 +15,11 @@ import {
   PMD_TABLE,
   pmdId,
   pmdKind,
-  ptePresent,
   pteFrame,
+  ptePresent,
   REGION,
   STAT,
 } from "../memory/layout.js";
-import type { Memory } from "../memory/layout.js";
 
 export const SCENARIO = "gup-vs-collapse";
 
