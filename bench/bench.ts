@@ -62,7 +62,18 @@ export async function benchCommand(argv: readonly string[], io: BenchIo): Promis
   log(
     `gupstress bench${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")}) x 4 fixes, ${p.runMs} ms each`,
   );
-  const results = await runSuite(p, log, io.signal);
+  let results: Awaited<ReturnType<typeof runSuite>>;
+  try {
+    results = await runSuite(p, log, io.signal);
+  } catch (e) {
+    if (!io.signal?.aborted) throw e;
+    // Rounds interleave the fixes: a cut-short suite would not compare them fairly.
+    const sig = String(io.signal.reason ?? "SIGINT");
+    io.err(
+      `gupstress bench: interrupted by ${sig}: nothing saved (a partial suite is not a fair comparison)\n`,
+    );
+    return sig === "SIGTERM" ? 143 : 130;
+  }
   const [dated] = saveResults(results, dir);
   log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
   if (json) io.out(`${JSON.stringify(results)}\n`);
@@ -75,6 +86,7 @@ const invokedDirectly =
 if (invokedDirectly) {
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort("SIGINT"));
+  process.once("SIGTERM", () => controller.abort("SIGTERM"));
   benchCommand(process.argv.slice(2), {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),

@@ -13,7 +13,12 @@ export interface Io {
 
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
-const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = {
+/**
+ * `sync`: the command computes on the main thread without yielding, so a
+ * signal handler could not run until it finished; it keeps Node's default
+ * (Ctrl-C ends it at once) instead of ignoring Ctrl-C.
+ */
+const COMMANDS: Record<string, { help: string; run: () => Promise<Command>; sync?: boolean }> = {
   stress: {
     help: "catch the race on real threads; prove each fix closes it",
     run: async () => stressCommand,
@@ -21,6 +26,7 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command> }> = 
   explore: {
     help: "every interleaving on one thread: counterexamples with replay strings",
     run: async () => (await import("./explore/command.js")).exploreCommand,
+    sync: true,
   },
   mutants: {
     help: "weaken each fix on purpose; check the explorer and stress catch it",
@@ -78,8 +84,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (signals > 1) process.exit(sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint);
     controller.abort(sig);
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  if (!cmd.sync) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
   try {
     return await (await cmd.run())(rest, { ...io, signal: controller.signal });
   } finally {

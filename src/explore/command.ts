@@ -27,7 +27,7 @@ interface Io {
   signal?: AbortSignal;
 }
 
-const EXIT = { ok: 0, mismatch: 1, usage: 2 } as const;
+const EXIT = { ok: 0, mismatch: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
 const MUTANT_IDS = MUTANTS.map((m) => m.id);
 
 export const EXPLORE_FLAGS: FlagSpec[] = [
@@ -533,16 +533,18 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     seed: (f.get("seed") as number | undefined) ?? 1,
     only: f.get("only") as string[] | undefined,
     onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
+    signal: io.signal,
   });
+  const interrupted = io.signal?.aborted ? String(io.signal.reason ?? "SIGINT") : null;
   const killable = rows.filter((r) => r.expected === "caught");
   const byExplorer = killable.filter((r) => r.explorer.caught).length;
   const stressRun = killable.filter((r) => r.stress !== null);
   const byStress = stressRun.filter((r) => r.stress?.caught).length;
   const missed = stressRun.filter((r) => !r.stress?.caught).map((r) => r.id);
-  const ok = rows.every((r) => r.ok);
+  const ok = rows.every((r) => r.ok) && interrupted === null;
   if (json) {
     io.out(
-      `${JSON.stringify({ ok, stressSeconds, caughtByExplorer: byExplorer, caughtByStress: stressRun.length > 0 ? byStress : null, killable: killable.length, equivalent: rows.length - killable.length, missedByStress: missed, mutants: rows })}\n`,
+      `${JSON.stringify({ ok, interrupted, stressSeconds, caughtByExplorer: byExplorer, caughtByStress: stressRun.length > 0 ? byStress : null, killable: killable.length, equivalent: rows.length - killable.length, missedByStress: missed, mutants: rows })}\n`,
     );
   } else {
     io.out("\n");
@@ -555,6 +557,9 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     io.out(
       `  verdict: ${ok ? "every mutant caught by the explorer" : "NOT every mutant as expected"}\n`,
     );
+    if (interrupted !== null)
+      io.out(`  interrupted by ${interrupted}: ${rows.length} of ${MUTANTS.length} mutants run\n`);
   }
+  if (interrupted !== null) return interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   return ok ? EXIT.ok : EXIT.mismatch;
 }

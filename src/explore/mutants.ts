@@ -134,11 +134,14 @@ export interface MutantOptions {
   /** only these mutant ids (default: all) */
   only?: readonly string[];
   onRow?: (row: MutantRow) => void;
+  /** Ctrl-C: stop after the mutant in hand */
+  signal?: AbortSignal;
 }
 
 export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
   const rows: MutantRow[] = [];
   for (const m of MUTANTS) {
+    if (opt.signal?.aborted) break;
     if (opt.only !== undefined && !opt.only.includes(m.id)) continue;
     const cpus = m.cpus ?? 2;
     const t0 = performance.now();
@@ -154,7 +157,9 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
         timeMs: opt.stressSeconds * 1000,
         untilRace: true,
       };
-      const s = await runStress(config);
+      const s = await runStress(config, { signal: opt.signal });
+      // Ctrl-C: the rows so far are the result.
+      if (s.interrupted !== null) break;
       if (s.aborted !== null) throw new Error(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
       stress = {
         caught: s.races > 0,
