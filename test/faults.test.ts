@@ -128,31 +128,39 @@ describe("faults", () => {
   });
 });
 
-function runUntilSignal(signal: NodeJS.Signals, afterMs: number) {
-  return new Promise<{ code: number | null; stdout: string; ms: number }>((resolve) => {
-    const child = spawn(process.execPath, [
-      CLI,
-      "stress",
-      "--fix",
-      "recheck",
-      "--cpus",
-      "2",
-      "--time",
-      "60",
-      "--quiet",
-      "--json",
-    ]);
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    let sentAt = 0;
-    setTimeout(() => {
-      sentAt = Date.now();
-      child.kill(signal);
-    }, afterMs);
-    child.on("exit", (code) => resolve({ code, stdout, ms: Date.now() - sentAt }));
-  });
+function runUntilSignal(signal: NodeJS.Signals, afterMs: number, args?: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>(
+    (resolve) => {
+      const child = spawn(process.execPath, [
+        CLI,
+        ...(args ?? [
+          "stress",
+          "--fix",
+          "recheck",
+          "--cpus",
+          "2",
+          "--time",
+          "60",
+          "--quiet",
+          "--json",
+        ]),
+      ]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      let sentAt = 0;
+      setTimeout(() => {
+        sentAt = Date.now();
+        child.kill(signal);
+      }, afterMs);
+      child.on("exit", (code) => resolve({ code, stdout, stderr, ms: Date.now() - sentAt }));
+    },
+  );
 }
 
 describe("signals", () => {
@@ -169,5 +177,23 @@ describe("signals", () => {
     const r = await runUntilSignal("SIGTERM", 1500);
     expect(r.code).toBe(143);
     expect(json(r.stdout).interrupted).toBe("SIGTERM");
+  });
+
+  it("mutants: Ctrl-C prints the rows so far and exits 130", async () => {
+    const r = await runUntilSignal("SIGINT", 2500, ["mutants", "--stress-seconds", "5"]);
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/interrupted by SIGINT: \d+ of \d+ mutants run/);
+  });
+
+  it("bench: Ctrl-C exits 130 with one line and saves nothing", async () => {
+    const r = await runUntilSignal("SIGINT", 2500, [
+      "bench",
+      "--quick",
+      "--out",
+      "/tmp/gupstress-bench-interrupted",
+    ]);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted by SIGINT: nothing saved/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
