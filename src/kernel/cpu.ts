@@ -15,22 +15,37 @@ export class Cpu {
   /** broadcasts this CPU has sent: rotates the skipped target of ipi-skip */
   ipiBroadcasts = 0;
 
+  private readonly i32: Int32Array;
+  private readonly lastStepIdx: number;
+
   constructor(mem: Memory, id: number, fix: Fix, tracing = true) {
     this.mem = mem;
     this.id = id;
     this.fix = fix;
     this.tracing = tracing;
+    this.i32 = mem.i32;
+    this.lastStepIdx = mem.cpuA(id, CPU_A.lastStep);
   }
 
   /** Stamp a step with the global clock and put it in this CPU's ring; returns the clock (-1 untraced). */
   trace(step: number, region: number, index: number, frame: number, value: number): number {
-    const mem = this.mem;
-    const i32 = mem.i32;
     // A plain store, not Atomics.store: lastStep is a diagnostic read only once
     // a CPU has stalled or crashed, and a seq-cst store (xchg on x86) on every
     // step was a fifth of an untraced walk's cost (docs/bench.md, the floor).
-    i32[mem.cpuA(this.id, CPU_A.lastStep)] = step;
-    if (!this.tracing) return -1;
+    this.i32[this.lastStepIdx] = step;
+    // Kept small so that it inlines into the step functions; the ring is out of line.
+    return this.tracing ? this.record(step, region, index, frame, value) : -1;
+  }
+
+  private record(
+    step: number,
+    region: number,
+    index: number,
+    frame: number,
+    value: number,
+  ): number {
+    const mem = this.mem;
+    const i32 = this.i32;
     const clock = Atomics.add(i32, CTL.clock, 1);
     const slot = this.traceHead % mem.geo.traceRing;
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.clock), clock);
