@@ -29,6 +29,22 @@ describe("bad input: one line, exit 2, no stack trace", () => {
     [["stress", "--json", "extra"], /unexpected argument 'extra'/],
     [["stress", "--seed", "1", "--seed", "2"], /--seed given twice/],
     [["frobnicate"], /unknown command 'frobnicate'/],
+    [
+      [
+        "stress",
+        "--regions",
+        "4096",
+        "--ptes",
+        "64",
+        "--cpus",
+        "64",
+        "--mode",
+        "freerun",
+        "--hold",
+        "64",
+      ],
+      /needs 1,064,896 frames, more than a pmd can name/,
+    ],
   ];
   for (const [args, message] of cases) {
     it(args.join(" "), () => {

@@ -1,6 +1,7 @@
 // gupstress stress: flags -> RunConfig -> runStress -> summary or JSON -> exit code.
 
 import { FIX_NAMES, RACY_FIXES } from "../kernel/fixes.js";
+import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
 import {
   DEFAULT_DELAYS,
@@ -11,7 +12,7 @@ import {
 } from "../run/config.js";
 import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
-import { type Progress, runStress, type StressResult } from "../run/stress.js";
+import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
 import { type FlagSpec, flagHelp, parseFlags, UsageError } from "./args.js";
 
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, fault: 3, sigint: 130, sigterm: 143 } as const;
@@ -213,6 +214,12 @@ export function planStress(argv: readonly string[]): StressPlan {
     );
   }
   const fixes = all ? FIX_NAMES : [fixArg];
+  const frames = geometryFor(base).frames;
+  if (frames > MAX_PMD_ID) {
+    throw new UsageError(
+      `--regions ${base.regions} with --ptes ${base.ptes} needs ${frames.toLocaleString("en-US")} frames, more than a pmd can name (${MAX_PMD_ID.toLocaleString("en-US")}): use fewer regions or ptes`,
+    );
+  }
   const configs = fixes.map((fix) => ({
     ...base,
     fix,

@@ -17,6 +17,7 @@ import {
   FAULT_NONE,
   FAULT_STALL,
   type Geometry,
+  MAX_PMD_ID,
   Memory,
   STAT,
   STOP_ABORT,
@@ -148,6 +149,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runStress(config: RunConfig, hooks: StressHooks = {}): Promise<StressResult> {
   const geo = geometryFor(config);
+  if (geo.frames > MAX_PMD_ID)
+    throw new Error(`${geo.frames} frames: a pmd names at most ${MAX_PMD_ID}`);
   const mem = new Memory(geo);
   setupRegions(mem);
   const t0 = performance.now();
