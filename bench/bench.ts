@@ -2,7 +2,7 @@
 // npm run bench [-- --quick] [-- --json]: run the suite, save the results,
 // print a Markdown summary (or, with --json, one JSON object on stdout).
 
-import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../src/cli/args.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "../src/cli/args.js";
 import { markdownSummary } from "../src/report/markdown.js";
 import { defaultResultsDir, saveResults } from "./files.js";
 import { plan, runSuite } from "./suite.js";
@@ -43,15 +43,11 @@ export async function benchCommand(argv: readonly string[], io: BenchIo): Promis
   try {
     flags = parseFlags(argv, BENCH_FLAGS);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`gupstress bench: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    return usageExit("bench", io.err, e);
   }
   if (flags.get("help") === true) {
     io.out(`${benchHelp()}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const quick = flags.get("quick") === true;
   const json = flags.get("json") === true;
@@ -72,13 +68,13 @@ export async function benchCommand(argv: readonly string[], io: BenchIo): Promis
     io.err(
       `gupstress bench: interrupted by ${sig}: nothing saved (a partial suite is not a fair comparison)\n`,
     );
-    return sig === "SIGTERM" ? 143 : 130;
+    return sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   }
   const [dated] = saveResults(results, dir);
   log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
   if (json) io.out(`${JSON.stringify(results)}\n`);
   else io.out(markdownSummary(results));
-  return 0;
+  return EXIT.ok;
 }
 
 const invokedDirectly =

@@ -5,7 +5,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../src/cli/args.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "../src/cli/args.js";
 import { renderHtml } from "../src/report/html.js";
 import { markdownSummary } from "../src/report/markdown.js";
 import type { BenchIo } from "./bench.js";
@@ -33,17 +33,13 @@ export async function reportCommand(argv: readonly string[], io: BenchIo): Promi
   try {
     flags = parseFlags(argv, REPORT_FLAGS);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`gupstress report: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    return usageExit("report", io.err, e);
   }
   if (flags.get("help") === true) {
     io.out(
       `usage: npm run report -- [flags]      (gupstress report [flags])\n\nWrites an HTML report with inline SVG charts and a Markdown summary from the latest bench results\n(runs 'bench --quick' first when there are none) and prints the HTML file's path.\n\n${flagHelp(REPORT_FLAGS)}\n`,
     );
-    return 0;
+    return EXIT.ok;
   }
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
   const given = flags.get("in") as string | undefined;
@@ -52,7 +48,7 @@ export async function reportCommand(argv: readonly string[], io: BenchIo): Promi
   if (results === null) {
     if (given !== undefined) {
       io.err(`gupstress report: ${given} does not exist (run 'npm run bench' first)\n`);
-      return 2;
+      return EXIT.usage;
     }
     io.err(`no results at ${file}: running 'bench --quick' first\n`);
     results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
@@ -65,7 +61,7 @@ export async function reportCommand(argv: readonly string[], io: BenchIo): Promi
   writeFileSync(md, markdownSummary(results));
   io.err(`wrote ${md}\n`);
   io.out(`${html}\n`);
-  return 0;
+  return EXIT.ok;
 }
 
 const invokedDirectly =

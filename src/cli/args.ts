@@ -6,6 +6,26 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** Exit codes shared by every command. */
+export const EXIT = {
+  ok: 0,
+  mismatch: 1,
+  usage: 2,
+  fault: 3,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+/**
+ * The one way a command reports a user mistake: one line on stderr, exit 2.
+ * Anything that is not a UsageError is a bug and is thrown on.
+ */
+export function usageExit(command: string, err: (s: string) => void, e: unknown): number {
+  if (!(e instanceof UsageError)) throw e;
+  err(`gupstress ${command}: ${e.message}\n`);
+  return EXIT.usage;
+}
+
 export type FlagKind = "bool" | "int" | "number" | "string" | "enum";
 
 export interface FlagSpec {

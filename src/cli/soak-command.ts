@@ -5,8 +5,8 @@ import type { Io } from "../cli.js";
 import { CLEAN_FIXES } from "../kernel/fixes.js";
 import { defaultConfig, LIMITS, type Mode } from "../run/config.js";
 import { runStress, type StressResult } from "../run/stress.js";
-import { type FlagSpec, flagHelp, parseFlags, UsageError } from "./args.js";
-import { EXIT, matches } from "./stress-command.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import { matches } from "./stress-command.js";
 
 const FLAGS: FlagSpec[] = [
   {
@@ -62,11 +62,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   try {
     f = parseFlags(argv, FLAGS);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`gupstress soak: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    throw e;
+    return usageExit("soak", io.err, e);
   }
   if (f.get("help") === true) {
     io.out(

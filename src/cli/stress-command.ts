@@ -13,9 +13,9 @@ import {
 import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
-import { type FlagSpec, flagHelp, parseFlags, UsageError } from "./args.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
-export const EXIT = { ok: 0, mismatch: 1, usage: 2, fault: 3, sigint: 130, sigterm: 143 } as const;
+export { EXIT };
 
 export const STRESS_FLAGS: FlagSpec[] = [
   {
@@ -260,11 +260,7 @@ export async function stressCommand(
   try {
     plan = planStress(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`gupstress stress: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    throw e;
+    return usageExit("stress", io.err, e);
   }
   if (plan.help) {
     io.out(`${stressHelp()}\n`);

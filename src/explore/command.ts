@@ -1,6 +1,6 @@
 // gupstress explore and gupstress mutants: flags -> explorer -> text or JSON -> exit code.
 
-import { type FlagSpec, flagHelp, parseFlags, UsageError } from "../cli/args.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "../cli/args.js";
 import { FIX_NAMES } from "../kernel/fixes.js";
 import { drawInterleaving } from "../report/interleaving.js";
 import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
@@ -27,7 +27,6 @@ interface Io {
   signal?: AbortSignal;
 }
 
-const EXIT = { ok: 0, mismatch: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
 const MUTANT_IDS = MUTANTS.map((m) => m.id);
 
 export const EXPLORE_FLAGS: FlagSpec[] = [
@@ -312,20 +311,12 @@ function formatMatrix(rows: { r: ExploreReport; expect: string; ok: boolean }[])
   return lines.join("\n");
 }
 
-function usageFail(io: Io, cmd: string, e: unknown): number {
-  if (e instanceof UsageError) {
-    io.err(`gupstress ${cmd}: ${e.message}\n`);
-    return EXIT.usage;
-  }
-  throw e;
-}
-
 export async function exploreCommand(argv: readonly string[], io: Io): Promise<number> {
   let plan: ExplorePlan;
   try {
     plan = planExplore(argv);
   } catch (e) {
-    return usageFail(io, "explore", e);
+    return usageExit("explore", io.err, e);
   }
   if (plan.help) {
     io.out(`${exploreHelp()}\n`);
@@ -513,7 +504,7 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
   try {
     f = parseFlags(argv, MUTANT_FLAGS);
   } catch (e) {
-    return usageFail(io, "mutants", e);
+    return usageExit("mutants", io.err, e);
   }
   if (f.get("help") === true) {
     io.out(`${mutantsHelp()}\n`);
