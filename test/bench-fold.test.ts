@@ -4,7 +4,7 @@
 
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { figuresOf, foldVariant, plan } from "../bench/suite.js";
+import { figuresOf, foldVariant, plan } from "../src/bench/suite.js";
 import type { StressResult } from "../src/run/stress.js";
 
 function fakeRun(over: {

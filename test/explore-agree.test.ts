@@ -3,8 +3,8 @@
 // Starts worker threads: run `npm run build` first (npm test does).
 
 import { describe, expect, it } from "vitest";
+import { exploreCommand } from "../src/cli/explore-command.js";
 import { agree, forcedDelays } from "../src/explore/agree.js";
-import { exploreCommand } from "../src/explore/command.js";
 import { DEFAULT_EXPLORE, explore } from "../src/explore/explore.js";
 import { STEP } from "../src/kernel/steps.js";
 import { Delays } from "../src/run/delay.js";

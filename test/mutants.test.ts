@@ -3,7 +3,7 @@
 // catches the ones it can.
 
 import { describe, expect, it } from "vitest";
-import { mutantsCommand } from "../src/explore/command.js";
+import { mutantsCommand } from "../src/cli/explore-command.js";
 import { MUTANTS, runMutants } from "../src/explore/mutants.js";
 import { type Fix, findFix } from "../src/kernel/fixes.js";
 

@@ -6,15 +6,9 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Exit codes shared by every command. */
-export const EXIT = {
-  ok: 0,
-  mismatch: 1,
-  usage: 2,
-  fault: 3,
-  sigint: 130,
-  sigterm: 143,
-} as const;
+import { EXIT } from "./io.js";
+
+export { EXIT };
 
 /**
  * The one way a command reports a user mistake: one line on stderr, exit 2.

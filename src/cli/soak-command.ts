@@ -1,11 +1,11 @@
 // gupstress soak: hours of the clean fixes in both modes, rotating, with totals.
 // Any race or FORBIDDEN outcome fails it; so does any harness fault.
 
-import type { Io } from "../cli.js";
 import { CLEAN_FIXES } from "../kernel/fixes.js";
 import { defaultConfig, LIMITS, type Mode } from "../run/config.js";
 import { runStress, type StressResult } from "../run/stress.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import type { Io } from "./io.js";
 import { matches } from "./stress-command.js";
 
 const FLAGS: FlagSpec[] = [

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchResults } from "../src/report/results.js";
+import type { BenchResults } from "../report/results.js";
 
 /** The package root, whether we run from bench/ (vitest) or dist/bench/. */
 export function packageRoot(): string {

@@ -4,11 +4,11 @@
 // page table: what is measured is the harness's own cost, not contention.
 
 import { Bench } from "tinybench";
-import { Cpu } from "../src/kernel/cpu.js";
-import { findFix } from "../src/kernel/fixes.js";
-import { GUP_PIN_COUNTING_BIAS } from "../src/kernel/frames.js";
-import { gupFastStep, newWalk, startWalk, unpinStep } from "../src/kernel/gup.js";
-import { DONE } from "../src/kernel/steps.js";
+import { Cpu } from "../kernel/cpu.js";
+import { findFix } from "../kernel/fixes.js";
+import { GUP_PIN_COUNTING_BIAS } from "../kernel/frames.js";
+import { gupFastStep, newWalk, startWalk, unpinStep } from "../kernel/gup.js";
+import { DONE } from "../kernel/steps.js";
 import {
   CPU_A,
   FRAME,
@@ -18,13 +18,13 @@ import {
   pmdKind,
   pteFrame,
   ptePresent,
-} from "../src/memory/layout.js";
-import type { MicroResult } from "../src/report/results.js";
-import { Delays } from "../src/run/delay.js";
-import { Rng } from "../src/run/random.js";
-import { Waiter } from "../src/run/wait.js";
-import { setupRegions } from "../src/scenarios/gup-vs-collapse.js";
-import { estimate, pairedRatio } from "../src/stats/stats.js";
+} from "../memory/layout.js";
+import type { MicroResult } from "../report/results.js";
+import { Delays } from "../run/delay.js";
+import { Rng } from "../run/random.js";
+import { Waiter } from "../run/wait.js";
+import { setupRegions } from "../scenarios/gup-vs-collapse.js";
+import { estimate, pairedRatio } from "../stats/stats.js";
 
 const PTES = 8;
 /** walks per tinybench iteration: keeps the timer's own cost out of a ~200 ns call */

@@ -1,10 +1,6 @@
 // gupstress explore and gupstress mutants: flags -> explorer -> text or JSON -> exit code.
 
-import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "../cli/args.js";
-import { FIX_NAMES } from "../kernel/fixes.js";
-import { drawInterleaving } from "../report/interleaving.js";
-import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
-import { type Agreement, agree } from "./agree.js";
+import { type Agreement, agree } from "../explore/agree.js";
 import {
   DEFAULT_EXPLORE,
   type ExploreOptions,
@@ -15,17 +11,16 @@ import {
   replayTrace,
   STRATEGIES,
   type Strategy,
-} from "./explore.js";
-import { MODEL_LIMITS } from "./model.js";
-import { findMutant, MUTANTS, type MutantRow, runMutants } from "./mutants.js";
-import { ReplayError } from "./scheduler.js";
+} from "../explore/explore.js";
+import { MODEL_LIMITS } from "../explore/model.js";
+import { findMutant, MUTANTS, type MutantRow, runMutants } from "../explore/mutants.js";
+import { ReplayError } from "../explore/scheduler.js";
+import { FIX_NAMES } from "../kernel/fixes.js";
+import { drawInterleaving } from "../report/interleaving.js";
+import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  isTTY: boolean;
-  signal?: AbortSignal;
-}
+import type { Io } from "./io.js";
 
 const MUTANT_IDS = MUTANTS.map((m) => m.id);
 

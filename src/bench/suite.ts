@@ -12,10 +12,10 @@ import type {
   QuantilesRme,
   RacePowerResult,
   VariantResult,
-} from "../src/report/results.js";
-import { defaultConfig, type RunConfig } from "../src/run/config.js";
-import { environment } from "../src/run/environment.js";
-import { cpuPool, runStress, type StressResult } from "../src/run/stress.js";
+} from "../report/results.js";
+import { defaultConfig, type RunConfig } from "../run/config.js";
+import { environment } from "../run/environment.js";
+import { cpuPool, runStress, type StressResult } from "../run/stress.js";
 import {
   censoredQuantile,
   estimate,
@@ -23,7 +23,7 @@ import {
   poissonRme,
   quantile,
   upperBound95,
-} from "../src/stats/stats.js";
+} from "../stats/stats.js";
 import { measureMicro } from "./micro.js";
 
 export const COST_FIXES = ["none", "ipi", "recheck", "upstream"] as const;

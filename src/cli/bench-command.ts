@@ -1,0 +1,72 @@
+// gupstress bench (npm run bench [-- --quick] [-- --json]): run the suite, save
+// the results, print a Markdown summary (or, with --json, one JSON object).
+
+import { defaultResultsDir, saveResults } from "../bench/files.js";
+import { plan, runSuite } from "../bench/suite.js";
+import { markdownSummary } from "../report/markdown.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import type { Io } from "./io.js";
+
+export const BENCH_FLAGS: FlagSpec[] = [
+  { name: "quick", kind: "bool", help: "a reduced set that runs in under 30 s" },
+  { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
+  {
+    name: "out",
+    kind: "string",
+    arg: "DIR",
+    help: "results directory (default: results/ in the package)",
+  },
+  { name: "quiet", kind: "bool", help: "no progress on stderr" },
+  { name: "help", kind: "bool", help: "this help" },
+];
+
+export function benchHelp(): string {
+  return [
+    "usage: npm run bench -- [flags]      (gupstress bench [flags])",
+    "",
+    "Measures what each fix costs on the threaded harness (freerun, tracing and delays off),",
+    "how the IPI's cost grows with CPUs, the harness's overhead against a hand-written floor,",
+    "and race-finding power. Saves results/bench-<date>.json and results/latest.json.",
+    "",
+    flagHelp(BENCH_FLAGS),
+  ].join("\n");
+}
+
+export async function benchCommand(argv: readonly string[], io: Io): Promise<number> {
+  let flags: Map<string, unknown>;
+  try {
+    flags = parseFlags(argv, BENCH_FLAGS);
+  } catch (e) {
+    return usageExit("bench", io.err, e);
+  }
+  if (flags.get("help") === true) {
+    io.out(`${benchHelp()}\n`);
+    return EXIT.ok;
+  }
+  const quick = flags.get("quick") === true;
+  const json = flags.get("json") === true;
+  const quiet = flags.get("quiet") === true;
+  const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
+  const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
+  const p = plan(quick);
+  log(
+    `gupstress bench${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")}) x 4 fixes, ${p.runMs} ms each`,
+  );
+  let results: Awaited<ReturnType<typeof runSuite>>;
+  try {
+    results = await runSuite(p, log, io.signal);
+  } catch (e) {
+    if (!io.signal?.aborted) throw e;
+    // Rounds interleave the fixes: a cut-short suite would not compare them fairly.
+    const sig = String(io.signal.reason ?? "SIGINT");
+    io.err(
+      `gupstress bench: interrupted by ${sig}: nothing saved (a partial suite is not a fair comparison)\n`,
+    );
+    return sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
+  }
+  const [dated] = saveResults(results, dir);
+  log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
+  if (json) io.out(`${JSON.stringify(results)}\n`);
+  else io.out(markdownSummary(results));
+  return EXIT.ok;
+}

@@ -1,0 +1,64 @@
+// gupstress report (npm run report): results/latest.json (or a fresh --quick run when there is
+// none) -> results/report.html (self-contained) and results/report.md.
+// Prints the path of the HTML file.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
+import { plan, runSuite } from "../bench/suite.js";
+import { renderHtml } from "../report/html.js";
+import { markdownSummary } from "../report/markdown.js";
+import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import type { Io } from "./io.js";
+
+export const REPORT_FLAGS: FlagSpec[] = [
+  {
+    name: "in",
+    kind: "string",
+    arg: "FILE",
+    help: "results to read (default: results/latest.json)",
+  },
+  {
+    name: "out",
+    kind: "string",
+    arg: "DIR",
+    help: "where to write report.html and report.md (default: results/)",
+  },
+  { name: "help", kind: "bool", help: "this help" },
+];
+
+export async function reportCommand(argv: readonly string[], io: Io): Promise<number> {
+  let flags: Map<string, unknown>;
+  try {
+    flags = parseFlags(argv, REPORT_FLAGS);
+  } catch (e) {
+    return usageExit("report", io.err, e);
+  }
+  if (flags.get("help") === true) {
+    io.out(
+      `usage: npm run report -- [flags]      (gupstress report [flags])\n\nWrites an HTML report with inline SVG charts and a Markdown summary from the latest bench results\n(runs 'bench --quick' first when there are none) and prints the HTML file's path.\n\n${flagHelp(REPORT_FLAGS)}\n`,
+    );
+    return EXIT.ok;
+  }
+  const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
+  const given = flags.get("in") as string | undefined;
+  const file = given ?? join(defaultResultsDir(), "latest.json");
+  let results = loadResults(file);
+  if (results === null) {
+    if (given !== undefined) {
+      io.err(`gupstress report: ${given} does not exist (run 'npm run bench' first)\n`);
+      return EXIT.usage;
+    }
+    io.err(`no results at ${file}: running 'bench --quick' first\n`);
+    results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
+    saveResults(results, defaultResultsDir());
+  }
+  mkdirSync(dir, { recursive: true });
+  const html = join(dir, "report.html");
+  const md = join(dir, "report.md");
+  writeFileSync(html, renderHtml(results));
+  writeFileSync(md, markdownSummary(results));
+  io.err(`wrote ${md}\n`);
+  io.out(`${html}\n`);
+  return EXIT.ok;
+}
