@@ -1,14 +1,11 @@
 // The floor: one GUP-fast walk as the fewest Atomics operations that can do
-// it, against the same walk as the harness runs it (gupFastStep, step by
-// step). Single-threaded, side by side under tinybench, on an undisturbed
+// it, against the same walk as the harness runs it (the drivers' own
+// walkToEnd over the scenario's walker program, step by step). Single-threaded, side by side under tinybench, on an undisturbed
 // page table: what is measured is the harness's own cost, not contention.
 
 import { Bench } from "tinybench";
 import { Cpu } from "../kernel/cpu.js";
-import { findFix } from "../kernel/fixes.js";
 import { GUP_PIN_COUNTING_BIAS } from "../kernel/frames.js";
-import { gupFastStep, newWalk, startWalk, unpinStep } from "../kernel/gup.js";
-import { DONE } from "../kernel/steps.js";
 import {
   CPU_A,
   FRAME,
@@ -21,40 +18,41 @@ import {
 } from "../memory/layout.js";
 import type { MicroResult } from "../report/results.js";
 import { Delays } from "../run/delay.js";
+import { walkToEnd } from "../run/driver.js";
 import { Rng } from "../run/random.js";
 import { Waiter } from "../run/wait.js";
-import { setupRegions } from "../scenarios/gup-vs-collapse.js";
+import { resolveFix } from "../scenarios/index.js";
+import type { Scenario } from "../scenarios/scenario.js";
 import { estimate, pairedRatio } from "../stats/stats.js";
 
 const PTES = 8;
 /** walks per tinybench iteration: keeps the timer's own cost out of a ~200 ns call */
 const BATCH = 256;
 
-function lab(): Memory {
-  const mem = new Memory({ cpus: 2, regions: 1, ptes: PTES, frames: 64, traceRing: 4096 });
-  setupRegions(mem);
+function lab(scenario: Scenario): Memory {
+  const frames = scenario.frames({ cpus: 2, regions: 1, ptes: PTES, heldWalks: 0 });
+  const mem = new Memory({ cpus: 2, regions: 1, ptes: PTES, frames, traceRing: 4096 });
+  scenario.setup(mem);
   return mem;
 }
 
 /**
- * One walk of region 0's PTES pages the way the driver's CpuRun.walk runs it:
- * step loop, delay hook after each step (no delay points: a table lookup),
- * pending IPIs taken after G9; then every page unpinned.
+ * One walk of region 0's PTES pages exactly as the drivers run it (walkToEnd:
+ * step loop, delay hook after each step with no delay points, pending IPIs
+ * taken after G9); then every page released.
  */
-export function harnessWalker(fixName: string, tracing: boolean): () => number {
-  const fix = findFix(fixName);
-  if (!fix) throw new Error(`unknown fix ${fixName}`);
-  const mem = lab();
-  const cpu = new Cpu(mem, 1, fix, tracing);
+export function harnessWalker(scenario: Scenario, fixName: string, tracing: boolean): () => number {
+  const mem = lab(scenario);
+  const cpu = new Cpu(mem, 1, resolveFix(scenario, fixName), tracing);
   const delays = new Delays([], new Rng(1, 1), 1);
   const waiter = new Waiter(cpu, 2000, 64);
-  const w = newWalk(PTES);
+  const walker = scenario.walker;
+  const w = walker.create(PTES);
   return () => {
-    startWalk(w, 0, 0, PTES);
-    while (w.pc !== DONE) delays.after(gupFastStep(cpu, w));
-    waiter.serviceIpis();
-    const nr = w.nr;
-    for (let k = 0; k < nr; k++) unpinStep(cpu, w, k);
+    walker.start(w, 0, 0, PTES);
+    walkToEnd(cpu, walker, w, delays, waiter);
+    const nr = walker.pages(w);
+    walker.release(cpu, w);
     return nr;
   };
 }
@@ -64,8 +62,8 @@ export function harnessWalker(fixName: string, tracing: boolean): () => number {
  * irq off, pmd load, per page: pte load, refcount add-unless-zero, pte
  * re-load; irq on; then the unpins.
  */
-export function floorWalker(recheckPmd = false): () => number {
-  const mem = lab();
+export function floorWalker(scenario: Scenario, recheckPmd = false): () => number {
+  const mem = lab(scenario);
   const i32 = mem.i32;
   const irq = mem.cpuA(1, CPU_A.irq);
   const frames = new Int32Array(PTES);
@@ -127,14 +125,19 @@ function batched(walk: () => number): () => void {
  * that the ratios are paired within a pass and drift between passes shows in
  * their margins.
  */
-export async function measureMicro(passes: number, taskMs: number): Promise<MicroResult> {
+export async function measureMicro(
+  passes: number,
+  taskMs: number,
+  scenario: Scenario,
+  parts: { baseline: string; recheck: string | null },
+): Promise<MicroResult> {
   const names = ["floor", "floorRecheck", "harness", "recheck", "traced"] as const;
   const walkers = {
-    floor: floorWalker(),
-    floorRecheck: floorWalker(true),
-    harness: harnessWalker("none", false),
-    recheck: harnessWalker("recheck", false),
-    traced: harnessWalker("none", true),
+    floor: floorWalker(scenario),
+    floorRecheck: floorWalker(scenario, true),
+    harness: harnessWalker(scenario, parts.baseline, false),
+    recheck: harnessWalker(scenario, parts.recheck ?? parts.baseline, false),
+    traced: harnessWalker(scenario, parts.baseline, true),
   };
   for (const w of Object.values(walkers))
     if (w() !== PTES) throw new Error("walk did not pin every page");

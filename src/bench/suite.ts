@@ -16,6 +16,8 @@ import type {
 import { defaultConfig, type RunConfig } from "../run/config.js";
 import { environment } from "../run/environment.js";
 import { cpuPool, runStress, type StressResult } from "../run/stress.js";
+import { DEFAULT_SCENARIO, fixParts, scenarioByName } from "../scenarios/index.js";
+import type { Scenario } from "../scenarios/scenario.js";
 import {
   censoredQuantile,
   estimate,
@@ -26,10 +28,8 @@ import {
 } from "../stats/stats.js";
 import { measureMicro } from "./micro.js";
 
-export const COST_FIXES = ["none", "ipi", "recheck", "upstream"] as const;
-export const RACE_FIXES = ["none", "ipi-skip", "ipi", "recheck", "upstream"] as const;
-
 export interface SuitePlan {
+  scenario: string;
   quick: boolean;
   rounds: number;
   runMs: number;
@@ -43,7 +43,7 @@ export interface SuitePlan {
 }
 
 /** The full suite fits in 3 minutes on 2 cores, --quick in 30 s. */
-export function plan(quick: boolean): SuitePlan {
+export function plan(quick: boolean, scenario: string = DEFAULT_SCENARIO): SuitePlan {
   const cores = availableParallelism();
   // 2 up to the cores, then oversubscribed: 2x the cores, and 4x in the full run.
   const counts = new Set([2, 3, Math.max(2, cores), 2 * cores]);
@@ -51,6 +51,7 @@ export function plan(quick: boolean): SuitePlan {
   const cpus = [...counts].filter((c) => c >= 2 && c <= 64).sort((a, b) => a - b);
   return quick
     ? {
+        scenario,
         quick,
         rounds: 2,
         runMs: 100,
@@ -63,6 +64,7 @@ export function plan(quick: boolean): SuitePlan {
         trialLimitMs: 400,
       }
     : {
+        scenario,
         quick,
         rounds: 5,
         runMs: 400,
@@ -104,9 +106,9 @@ export function figuresOf(r: StressResult): RunFigures {
     collapseP99Us: quantile(s.collapseNs, 0.99) / 1000,
     ipiP50Us: quantile(s.ipiWaitNs, 0.5) / 1000,
     ipiP99Us: quantile(s.ipiWaitNs, 0.99) / 1000,
-    backoffRate: (r.backoffs.pmd + r.backoffs.pte) / calls,
+    backoffRate: r.backoffs / calls,
     fallbackRate: r.fallbacks / calls,
-    collapsesPerSec: sec > 0 ? r.collapses.attempted / sec : Number.NaN,
+    collapsesPerSec: sec > 0 ? (r.mutatorOps.total - r.mutatorOps.followUps) / sec : Number.NaN,
     ipiHandlerEntriesPerSec: sec > 0 ? r.ipi.handlerEntries / sec / gupCpus : Number.NaN,
   };
 }
@@ -167,6 +169,7 @@ export function foldVariant(
 }
 
 function costConfig(
+  scenario: string,
   fix: string,
   cpus: number,
   seed: number,
@@ -174,7 +177,7 @@ function costConfig(
   every: number,
 ): RunConfig {
   return {
-    ...defaultConfig(),
+    ...defaultConfig(scenario),
     fix,
     cpus,
     seed,
@@ -203,18 +206,18 @@ async function checked(
 /** Races per million and time to first race (lockstep, default delays, tracing on as in stress). */
 async function racePower(
   p: SuitePlan,
+  scenario: Scenario,
   pool: Piscina,
   log: (s: string) => void,
   signal?: AbortSignal,
 ): Promise<RacePowerResult[]> {
   const out: RacePowerResult[] = [];
-  for (const fix of RACE_FIXES) {
-    // ipi-skip skips one target per broadcast: with one GUP CPU it would skip
-    // the only one and be the same as none, so it runs with two GUP CPUs.
-    const cpus = fix === "ipi-skip" ? 3 : 2;
-    const base = { ...defaultConfig(), fix, cpus, mode: "lockstep" as const };
+  for (const decl of scenario.fixes) {
+    const fix = decl.name;
+    const cpus = Math.max(2, decl.minCpus);
+    const base = { ...defaultConfig(scenario.name), fix, cpus, mode: "lockstep" as const };
     const rate = await checked({ ...base, seed: 1, timeMs: p.raceRunMs }, pool, signal);
-    const racy = fix === "none" || fix === "ipi-skip";
+    const racy = decl.expect === "race";
     const times: (number | null)[] = [];
     if (racy) {
       for (let t = 0; t < p.raceTrials; t++) {
@@ -262,29 +265,36 @@ export async function runSuite(
 ): Promise<BenchResults> {
   const t0 = performance.now();
   const loadBefore = loadavg();
+  const scenario = scenarioByName(p.scenario);
+  const parts = fixParts(scenario);
+  // The cost of each protection against the unprotected baseline: the baseline and the clean fixes.
+  const costFixes = [
+    parts.baseline,
+    ...scenario.fixes.filter((d) => d.expect === "clean").map((d) => d.name),
+  ];
   log(`micro: floor vs harness walk, ${p.microPasses} passes (single thread, tinybench)`);
-  const micro = await measureMicro(p.microPasses, p.microTaskMs);
+  const micro = await measureMicro(p.microPasses, p.microTaskMs, scenario, parts);
   log(
     `  floor ${fmt(micro.floorNsPerCall.value)} ns/call, harness ${fmt(micro.harnessNsPerCall.value)} ns/call: ${fmt(micro.harnessOverhead.value)}x`,
   );
 
   // Cold start once, for the record: what a pool per run would cost.
-  const cold = await runStress(costConfig("none", 2, 1, 20, 0));
+  const cold = await runStress(costConfig(scenario.name, parts.baseline, 2, 1, 20, 0));
   const pool = cpuPool(Math.max(...p.cpus));
   try {
     // Warm-up round (discarded): every worker JIT-compiles the paths it will run.
     for (const cpus of p.cpus)
-      for (const fix of COST_FIXES)
-        await checked(costConfig(fix, cpus, 1, 40, p.sampleEvery), pool);
+      for (const fix of costFixes)
+        await checked(costConfig(scenario.name, fix, cpus, 1, 40, p.sampleEvery), pool);
     const cells = new Map<string, RunFigures[]>();
     const warm: number[] = [];
     for (let round = 0; round < p.rounds; round++) {
       if (signal?.aborted) throw new Error("interrupted");
       const seed = 1000 + round;
       for (const cpus of p.cpus) {
-        for (const fix of COST_FIXES) {
+        for (const fix of costFixes) {
           const r = await checked(
-            costConfig(fix, cpus, seed, p.runMs, p.sampleEvery),
+            costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery),
             pool,
             signal,
           );
@@ -293,29 +303,29 @@ export async function runSuite(
           cells.set(key, [...(cells.get(key) ?? []), figuresOf(r)]);
         }
       }
-      log(
-        `freerun round ${round + 1}/${p.rounds} done (${p.cpus.length * COST_FIXES.length} runs)`,
-      );
+      log(`freerun round ${round + 1}/${p.rounds} done (${p.cpus.length * costFixes.length} runs)`);
     }
     const scaling: VariantResult[] = [];
     for (const cpus of p.cpus) {
-      const none = cells.get(`none@${cpus}`) ?? [];
-      for (const fix of COST_FIXES)
+      const none = cells.get(`${parts.baseline}@${cpus}`) ?? [];
+      for (const fix of costFixes)
         scaling.push(foldVariant(fix, cpus, cells.get(`${fix}@${cpus}`) ?? [], none));
     }
     const defaultCpus = Math.max(2, availableParallelism());
     const variants = scaling.filter((v) => v.cpus === defaultCpus);
-    const races = await racePower(p, pool, log, signal);
+    const races = await racePower(p, scenario, pool, log, signal);
     return {
       tool: "gupstress-bench",
       version: 1,
       quick: p.quick,
       environment: environment(),
       settings: {
+        scenario: scenario.name,
+        parts,
         rounds: p.rounds,
         runMs: p.runMs,
         cpus: p.cpus,
-        fixes: [...COST_FIXES],
+        fixes: costFixes,
         sampleEvery: p.sampleEvery,
         trace: false,
         delays: "none",

@@ -5,7 +5,6 @@ import {
   DEFAULT_EXPLORE,
   type ExploreOptions,
   type ExploreReport,
-  expectationOf,
   explore,
   parseReplay,
   replayTrace,
@@ -13,24 +12,38 @@ import {
   type Strategy,
 } from "../explore/explore.js";
 import { MODEL_LIMITS } from "../explore/model.js";
-import { findMutant, MUTANTS, type MutantRow, runMutants } from "../explore/mutants.js";
+import { allMutants, type MutantRow, runMutants } from "../explore/mutants.js";
 import { ReplayError } from "../explore/scheduler.js";
-import { FIX_NAMES } from "../kernel/fixes.js";
 import { drawInterleaving } from "../report/interleaving.js";
-import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
+import { asExpected, type Expect, verdictOf } from "../run/verdict.js";
+import {
+  DEFAULT_SCENARIO,
+  expectationOf,
+  resolveFix,
+  SCENARIO_NAMES,
+  scenarioByName,
+} from "../scenarios/index.js";
+import type { Scenario } from "../scenarios/scenario.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
 import type { Io } from "./io.js";
 
-const MUTANT_IDS = MUTANTS.map((m) => m.id);
+const MUTANT_IDS = allMutants().map((m) => m.mutant.id);
+const defaultScenario = scenarioByName(DEFAULT_SCENARIO);
 
 export const EXPLORE_FLAGS: FlagSpec[] = [
   {
-    name: "fix",
+    name: "scenario",
     kind: "enum",
     arg: "NAME",
-    values: [...FIX_NAMES, "all", ...MUTANT_IDS],
-    help: `fix variant: ${FIX_NAMES.join(", ")}, all (default), or a mutant id (gupstress mutants --help)`,
+    values: SCENARIO_NAMES,
+    help: `the race scenario: ${SCENARIO_NAMES.join(", ")} (default ${DEFAULT_SCENARIO})`,
+  },
+  {
+    name: "fix",
+    kind: "string",
+    arg: "NAME",
+    help: `fix variant (${DEFAULT_SCENARIO}: ${defaultScenario.fixes.map((f) => f.name).join(", ")}), all (default), a mutant id (gupstress list), or a weakened fix BASE~KNOB=VALUE`,
   },
   {
     name: "strategy",
@@ -70,7 +83,7 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     arg: "N",
     min: MODEL_LIMITS.cpus.min,
     max: MODEL_LIMITS.cpus.max,
-    help: `CPUs: 1 collapse + N-1 GUP-fast walkers (default 2; ${MODEL_LIMITS.cpus.min}..${MODEL_LIMITS.cpus.max})`,
+    help: `CPUs: 1 mutator + N-1 GUP-fast walkers (default 2; ${MODEL_LIMITS.cpus.min}..${MODEL_LIMITS.cpus.max})`,
   },
   {
     name: "ptes",
@@ -109,7 +122,7 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     kind: "enum",
     arg: "race|clean",
     values: ["race", "clean"],
-    help: "exit 0 when the verdict matches (default: race for none, ipi-skip and the mutants; clean otherwise)",
+    help: "exit 0 when the verdict matches (default: each fix's own expectation, see gupstress list)",
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of text" },
   { name: "help", kind: "bool", help: "this help" },
@@ -119,10 +132,11 @@ export function exploreHelp(): string {
   return [
     "usage: gupstress explore [flags]      (npm run explore -- [flags])",
     "",
-    "Runs collapse and GUP-fast on one thread, the same step code as the stress workers,",
-    "and lets a scheduler choose which CPU takes the next step: every interleaving",
-    "(exhaustive), or sampled ones (pct, random). Each final state is graded by the",
-    "stress harness's oracle; the shortest counterexample is drawn with a replay string.",
+    "Runs the scenario's mutator and GUP-fast on one thread, the same step code as the",
+    "stress workers, and lets a scheduler choose which CPU takes the next step: every",
+    "interleaving (exhaustive), or sampled ones (pct, random), for every page range each",
+    "walk may cover. Each final state is graded by the scenario's oracle; the simplest",
+    "counterexample is drawn with a replay string.",
     "",
     flagHelp(EXPLORE_FLAGS),
     "",
@@ -131,8 +145,9 @@ export function exploreHelp(): string {
 }
 
 interface ExplorePlan {
+  scenario: Scenario;
   runs: ExploreOptions[];
-  expects: ("race" | "clean")[];
+  expects: Expect[];
   replay: string | null;
   agree: boolean;
   unitNs: number;
@@ -158,6 +173,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
   const replay = (f.get("replay") as string | undefined) ?? null;
   if (replay !== null) {
     for (const other of [
+      "scenario",
       "fix",
       "strategy",
       "preemptions",
@@ -183,13 +199,22 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       "--expect needs a single --fix (with --fix all each fix has its own expectation)",
     );
   }
-  const names = fixArg === "all" ? FIX_NAMES : [fixArg];
+  const scenario = scenarioByName((f.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO);
+  if (fixArg !== "all") {
+    try {
+      resolveFix(scenario, fixArg);
+    } catch (e) {
+      throw new UsageError(`--fix: ${(e as Error).message}`);
+    }
+  }
+  const names = fixArg === "all" ? scenario.fixes.map((d) => d.name) : [fixArg];
   const runs: ExploreOptions[] = [];
-  const expects: ("race" | "clean")[] = [];
+  const expects: Expect[] = [];
   for (const name of names) {
-    const mutant = findMutant(name);
+    const mutant = scenario.mutants.find((m) => m.id === name);
     runs.push({
       ...DEFAULT_EXPLORE,
+      scenario: scenario.name,
       fix: mutant?.fix ?? name,
       strategy,
       cpus: (f.get("cpus") as number | undefined) ?? mutant?.cpus ?? DEFAULT_EXPLORE.cpus,
@@ -200,18 +225,14 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       seed: (f.get("seed") as number | undefined) ?? DEFAULT_EXPLORE.seed,
       noMemo: f.get("no-memo") === true,
     });
-    const expected = mutant
-      ? mutant.equivalent === undefined
-        ? "race"
-        : "clean"
-      : expectationOf(name);
-    expects.push(expectArg ?? expected);
+    expects.push(expectArg ?? expectationOf(scenario, name));
   }
   const doAgree = f.get("agree") === true;
   if (doAgree && runs.some((r) => r.cpus !== 2)) {
     throw new UsageError("--agree needs --cpus 2 (forced delays name steps, not CPUs)");
   }
   return {
+    scenario,
     runs,
     expects,
     replay,
@@ -234,11 +255,11 @@ function boundText(r: ExploreReport): string {
   return r.strategy === "pct" ? `depth ${r.bound}, ${runs}` : runs;
 }
 
-function formatReport(r: ExploreReport, expect: "race" | "clean", ok: boolean): string {
+function formatReport(r: ExploreReport, scenario: Scenario, expect: Expect, ok: boolean): string {
   const lines: string[] = [];
-  lines.push(`gupstress explore: fix ${r.fix} (${r.summary})`);
+  lines.push(`gupstress explore ${r.scenario}: fix ${r.fix} (${r.summary})`);
   lines.push(
-    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 collapse, ${r.cpus - 1} GUP-fast), 1 region x ${r.ptes} ptes`,
+    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}), 1 region x ${r.ptes} ptes, ${r.rangeChoices} choices of the walks' page ranges`,
   );
   const rate =
     r.strategy === "exhaustive"
@@ -267,7 +288,12 @@ function formatReport(r: ExploreReport, expect: "race" | "clean", ok: boolean): 
     );
     if (cex.detail !== "") lines.push(`  oracle: ${cex.detail}`);
     lines.push("");
-    lines.push(drawInterleaving(cex.trace, { frame: cex.frame >= 0 ? cex.frame : undefined }));
+    lines.push(
+      `  walks: ${cex.ranges.map(([first, count], i) => `CPU ${i + 1} pages ${first}..${first + count - 1}`).join(", ")}`,
+    );
+    lines.push(
+      drawInterleaving(cex.trace, scenario, { frame: cex.frame >= 0 ? cex.frame : undefined }),
+    );
     lines.push("");
     lines.push(`  replay: gupstress explore --replay ${cex.replay}`);
   }
@@ -327,7 +353,7 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
   for (let i = 0; i < plan.runs.length; i++) {
     const r = explore(plan.runs[i]);
     const expect = plan.expects[i];
-    const ok = expect === "race" ? r.verdict === "race" : r.verdict === "clean";
+    const ok = asExpected(r.outcomes, expect);
     let agreement: Agreement | null = null;
     if (plan.agree && r.counterexample !== null) {
       const labels = Object.entries(r.outcomes)
@@ -340,7 +366,7 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
     }
     rows.push({ r, expect, ok, agreement });
     if (!plan.json) {
-      io.out(`${formatReport(r, expect, ok)}\n`);
+      io.out(`${formatReport(r, plan.scenario, expect, ok)}\n`);
       if (agreement !== null) io.out(`${formatAgreement(agreement)}\n`);
       io.out("\n");
     }
@@ -392,23 +418,29 @@ function replayCommand(plan: ExplorePlan, io: Io): number {
     throw e;
   }
   const p = parseReplay(text);
-  const violation = cex.outcome.some(
-    (k) => OUTCOMES.find((o) => o.key === k)?.grade === "FORBIDDEN",
+  const scenario = scenarioByName(p.scenario);
+  const counted = Object.fromEntries(
+    scenario.outcomes.map((o) => [
+      o.key,
+      { ...o, count: cex.outcome.filter((k) => k === o.key).length },
+    ]),
   );
-  const verdict = violation ? "race" : "clean";
-  const ok = plan.expectArg === undefined || plan.expectArg === verdict;
+  const verdict = verdictOf(counted);
+  const ok = plan.expectArg === undefined || asExpected(counted, plan.expectArg);
   if (plan.json) {
-    io.out(`${JSON.stringify({ fix: p.fix, cpus: p.cpus, ptes: p.ptes, ...cex, verdict, ok })}\n`);
+    io.out(
+      `${JSON.stringify({ scenario: p.scenario, fix: p.fix, cpus: p.cpus, ptes: p.ptes, ...cex, verdict, ok })}\n`,
+    );
   } else {
     io.out(
-      `gupstress explore --replay: fix ${p.fix}, ${p.cpus} CPUs, ${p.ptes} ptes, ${cex.steps} steps\n`,
+      `gupstress explore --replay: ${p.scenario}, fix ${p.fix}, ${p.cpus} CPUs, ${p.ptes} ptes, ${cex.steps} steps${p.version === "v1" ? " (a v1 string: completed to the end, lowest CPU first)" : ""}\n`,
     );
     io.out(
       `  outcome: ${cex.outcome.join(" + ")}${cex.frame >= 0 ? `; page ${cex.index}, frame ${cex.frame}` : ""}\n`,
     );
     if (cex.detail !== "") io.out(`  oracle: ${cex.detail}\n`);
     io.out(
-      `\n${drawInterleaving(cex.trace, { frame: cex.frame >= 0 ? cex.frame : undefined })}\n\n`,
+      `\n${drawInterleaving(cex.trace, scenario, { frame: cex.frame >= 0 ? cex.frame : undefined })}\n\n`,
     );
     io.out(
       `  verdict: ${verdict}${plan.expectArg === undefined ? "" : ` (expected ${plan.expectArg}): ${ok ? "as expected" : "NOT as expected"}`}\n`,
@@ -420,6 +452,13 @@ function replayCommand(plan: ExplorePlan, io: Io): number {
 // ---- gupstress mutants --------------------------------------------------------------------
 
 export const MUTANT_FLAGS: FlagSpec[] = [
+  {
+    name: "scenario",
+    kind: "enum",
+    arg: "NAME",
+    values: SCENARIO_NAMES,
+    help: "only this scenario's mutants (default: every scenario's)",
+  },
   {
     name: "only",
     kind: "enum",
@@ -476,8 +515,8 @@ function mutantHeader(stressSeconds: number): string {
       ? `stress (${stressSeconds} s, ${"until the first race"})`
       : "stress (not run)";
   return [
-    `  ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress}`,
-    `  ${"".padEnd(24)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} caught  time to catch`,
+    `  ${"scenario".padEnd(18)} ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress}`,
+    `  ${"".padEnd(18)} ${"".padEnd(24)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} caught  time to catch (mode)`,
   ].join("\n");
 }
 
@@ -489,9 +528,9 @@ function mutantLine(row: MutantRow): string {
   const stress =
     s === null
       ? "-"
-      : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms < 1000 ? `${s.ms.toFixed(1)} ms` : `${(s.ms / 1000).toFixed(2)} s`} (${num(s.iterations)} trials)` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} trials)`}`;
+      : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms < 1000 ? `${s.ms.toFixed(1)} ms` : `${(s.ms / 1000).toFixed(2)} s`} (${num(s.iterations)} iterations, ${s.mode})` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} iterations, ${s.mode})`}`;
   const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
-  return `  ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
+  return `  ${row.scenario.padEnd(18)} ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
 }
 
 export async function mutantsCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -507,13 +546,16 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
   }
   const stressSeconds = (f.get("stress-seconds") as number | undefined) ?? 5;
   const json = f.get("json") === true;
+  const only = f.get("scenario") as string | undefined;
+  const total = allMutants().filter((m) => only === undefined || m.scenario.name === only).length;
   if (!json) {
     io.out(
-      `gupstress mutants: ${MUTANTS.length} weakened fixes, explorer exhaustive over 2 CPUs x ${(f.get("ptes") as number | undefined) ?? 3} ptes (3 CPUs where marked)\n\n`,
+      `gupstress mutants: ${total} weakened fixes, explorer exhaustive over 2 CPUs x ${(f.get("ptes") as number | undefined) ?? 3} ptes (3 CPUs where marked) and every choice of the walks' page ranges\n\n`,
     );
     io.out(`${mutantHeader(stressSeconds)}\n`);
   }
   const rows = await runMutants({
+    scenario: only,
     ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
     stressSeconds,
     seed: (f.get("seed") as number | undefined) ?? 1,
@@ -535,7 +577,7 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
   } else {
     io.out("\n");
     for (const r of rows.filter((x) => x.expected === "equivalent")) {
-      io.out(`  ${r.id}: ${r.text}\n`);
+      io.out(`  ${r.scenario} ${r.id}: ${r.text}\n`);
     }
     io.out(
       `\n  mutation score: explorer ${byExplorer}/${killable.length}${stressRun.length > 0 ? `, stress ${byStress}/${stressRun.length} (${Math.round((byStress / stressRun.length) * 100)}%)${missed.length > 0 ? `; missed by stress: ${missed.join(", ")}` : ""}` : ""}; equivalent mutants clean: ${rows.filter((r) => r.expected === "equivalent" && r.ok).length}/${rows.length - killable.length}\n`,
@@ -544,7 +586,7 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
       `  verdict: ${ok ? "every mutant caught by the explorer" : "NOT every mutant as expected"}\n`,
     );
     if (interrupted !== null)
-      io.out(`  interrupted by ${interrupted}: ${rows.length} of ${MUTANTS.length} mutants run\n`);
+      io.out(`  interrupted by ${interrupted}: ${rows.length} of ${total} mutants run\n`);
   }
   if (interrupted !== null) return interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   return ok ? EXIT.ok : EXIT.mismatch;

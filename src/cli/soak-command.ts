@@ -1,14 +1,22 @@
 // gupstress soak: hours of the clean fixes in both modes, rotating, with totals.
 // Any race or FORBIDDEN outcome fails it; so does any harness fault.
 
-import { CLEAN_FIXES } from "../kernel/fixes.js";
 import { defaultConfig, LIMITS, type Mode } from "../run/config.js";
 import { runStress, type StressResult } from "../run/stress.js";
+import { forbiddenIn } from "../run/verdict.js";
+import { DEFAULT_SCENARIO, SCENARIO_NAMES, scenarioByName } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import type { Io } from "./io.js";
 import { matches } from "./stress-command.js";
 
 const FLAGS: FlagSpec[] = [
+  {
+    name: "scenario",
+    kind: "enum",
+    arg: "NAME",
+    values: SCENARIO_NAMES,
+    help: `the race scenario (default ${DEFAULT_SCENARIO})`,
+  },
   {
     name: "minutes",
     kind: "number",
@@ -52,7 +60,7 @@ interface Total {
   seconds: number;
   iterations: number;
   gupCalls: number;
-  collapses: number;
+  mutatorOps: number;
   races: number;
   forbidden: number;
 }
@@ -66,11 +74,13 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   }
   if (f.get("help") === true) {
     io.out(
-      `usage: gupstress soak [flags]   (npm run soak -- [flags])\n\nRotates through the clean fixes (${CLEAN_FIXES.join(", ")}) in lockstep and freerun until the time is up.\n\n${flagHelp(FLAGS)}\n`,
+      `usage: gupstress soak [flags]   (npm run soak -- [flags])\n\nRotates through the scenario's clean fixes in lockstep and freerun until the time is up.\n\n${flagHelp(FLAGS)}\n`,
     );
     return EXIT.ok;
   }
-  const base = defaultConfig();
+  const scenario = scenarioByName((f.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO);
+  const base = defaultConfig(scenario.name);
+  const cleanFixes = scenario.fixes.filter((d) => d.expect === "clean").map((d) => d.name);
   const totalMs = ((f.get("minutes") as number | undefined) ?? 10) * 60_000;
   const slotMs = ((f.get("slot") as number | undefined) ?? 30) * 1000;
   const cpus = (f.get("cpus") as number | undefined) ?? base.cpus;
@@ -78,7 +88,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   const json = f.get("json") === true;
   const plan: { fix: string; mode: Mode }[] = [];
   for (const mode of ["lockstep", "freerun"] as const)
-    for (const fix of CLEAN_FIXES) plan.push({ fix, mode });
+    for (const fix of cleanFixes) plan.push({ fix, mode });
   const totals = plan.map(
     (p): Total => ({
       ...p,
@@ -86,7 +96,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
       seconds: 0,
       iterations: 0,
       gupCalls: 0,
-      collapses: 0,
+      mutatorOps: 0,
       races: 0,
       forbidden: 0,
     }),
@@ -107,11 +117,9 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
     t.seconds += r.durationMs / 1000;
     t.iterations += r.iterations;
     t.gupCalls += r.gupCalls;
-    t.collapses += r.collapses.attempted;
+    t.mutatorOps += r.mutatorOps.total;
     t.races += r.races;
-    t.forbidden += Object.values(r.outcomes)
-      .filter((o) => o.grade === "FORBIDDEN")
-      .reduce((a, o) => a + o.count, 0);
+    t.forbidden += forbiddenIn(r.outcomes);
     if (!matches(r, "clean")) failures.push(r);
     if (!json) {
       io.err(
@@ -132,12 +140,12 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
     const n = (x: number) => Math.round(x).toLocaleString("en-US");
     const rows = totals.map(
       (t) =>
-        `  ${t.fix.padEnd(9)}${t.mode.padEnd(10)}${String(t.runs).padStart(5)}${t.seconds.toFixed(0).padStart(8)}${n(t.iterations).padStart(15)}${n(t.gupCalls).padStart(15)}${n(t.collapses).padStart(13)}${String(t.races).padStart(7)}${String(t.forbidden).padStart(10)}`,
+        `  ${t.fix.padEnd(9)}${t.mode.padEnd(10)}${String(t.runs).padStart(5)}${t.seconds.toFixed(0).padStart(8)}${n(t.iterations).padStart(15)}${n(t.gupCalls).padStart(15)}${n(t.mutatorOps).padStart(13)}${String(t.races).padStart(7)}${String(t.forbidden).padStart(10)}`,
     );
     io.out(
       [
         `gupstress soak: ${cpus} CPUs, ${((Date.now() - started) / 60_000).toFixed(1)} minutes`,
-        "  fix      mode       runs       s     iterations      GUP calls    collapses  races forbidden",
+        "  fix      mode       runs       s     iterations      GUP calls mutator ops  races forbidden",
         ...rows,
         `  total: ${n(sum("iterations"))} iterations, ${n(sum("races"))} races, ${n(sum("forbidden"))} FORBIDDEN outcomes: ${ok ? "clean" : "NOT clean"}`,
         ...(aborted ? [`  ABORTED: ${aborted}`] : []),

@@ -1,29 +1,38 @@
 // gupstress stress: flags -> RunConfig -> runStress -> summary or JSON -> exit code.
 
-import { FIX_NAMES, RACY_FIXES } from "../kernel/fixes.js";
 import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
-import {
-  DEFAULT_DELAYS,
-  type DelaySpec,
-  defaultConfig,
-  LIMITS,
-  type RunConfig,
-} from "../run/config.js";
+import { type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/config.js";
 import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
+import { asExpected, type Expect } from "../run/verdict.js";
+import {
+  DEFAULT_SCENARIO,
+  expectationOf,
+  resolveFix,
+  SCENARIO_NAMES,
+  scenarioByName,
+} from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
 export { EXIT };
 
+const defaultScenario = scenarioByName(DEFAULT_SCENARIO);
+
 export const STRESS_FLAGS: FlagSpec[] = [
   {
-    name: "fix",
+    name: "scenario",
     kind: "enum",
     arg: "NAME",
-    values: [...FIX_NAMES, "all"],
-    help: `fix variant: ${FIX_NAMES.join(", ")}, or all (default: all, one after another)`,
+    values: SCENARIO_NAMES,
+    help: `the race scenario: ${SCENARIO_NAMES.join(", ")} (default ${DEFAULT_SCENARIO}; gupstress list shows each)`,
+  },
+  {
+    name: "fix",
+    kind: "string",
+    arg: "NAME",
+    help: `fix variant (${DEFAULT_SCENARIO}: ${defaultScenario.fixes.map((f) => f.name).join(", ")}), all (default: every one, each until its verdict), a mutant id, or a weakened fix BASE~KNOB=VALUE`,
   },
   {
     name: "mode",
@@ -85,7 +94,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
     kind: "string",
     arg: "POINT=NS[@P]",
     repeat: true,
-    help: `add a random spin of up to NS ns after step POINT, with probability P (default 1); POINT: start or a step name (G1, G3, K6, K8, ...). Defaults: ${DEFAULT_DELAYS.map((d) => `${d.point}=${d.maxNs}@${d.prob}`).join(" ")}`,
+    help: `add a random spin of up to NS ns after step POINT, with probability P (default 1); POINT: start or a step name (G1, G3, K6, K8, ...). Defaults (${DEFAULT_SCENARIO}): ${defaultScenario.defaultDelays.map((d) => `${d.point}=${d.maxNs}@${d.prob}`).join(" ")}`,
   },
   { name: "no-delays", kind: "bool", help: "drop the default delay points (--delay still adds)" },
   {
@@ -115,7 +124,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
     kind: "enum",
     arg: "race|clean",
     values: ["race", "clean"],
-    help: "exit 0 when the result matches (default clean; with --fix all: race for none and ipi-skip)",
+    help: "exit 0 when the result matches (default: the fix's own expectation, see gupstress list)",
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
   { name: "quiet", kind: "bool", help: "no progress on stderr" },
@@ -131,8 +140,9 @@ export function stressHelp(): string {
   return [
     "usage: gupstress stress [flags]      (npm run stress -- [flags])",
     "",
-    "Runs CPU 0 as khugepaged's collapse and the other CPUs as GUP-fast on a shared",
-    "page table, grades every outcome, and reports the stale-pin race if the oracle sees it.",
+    "Runs CPU 0 as the scenario's mutator (gup-vs-collapse: khugepaged's collapse and the",
+    "THP split after it) and the other CPUs as GUP-fast on a shared page table, grades every",
+    "outcome, and reports the race if the oracle sees it in memory.",
     "",
     flagHelp(STRESS_FLAGS),
     "",
@@ -142,7 +152,7 @@ export function stressHelp(): string {
 
 export interface StressPlan {
   configs: RunConfig[];
-  expects: ("race" | "clean")[];
+  expects: Expect[];
   json: boolean;
   quiet: boolean;
   help: boolean;
@@ -176,7 +186,8 @@ function parseDelay(text: string): DelaySpec {
 export function planStress(argv: readonly string[]): StressPlan {
   const f = parseFlags(argv, [...STRESS_FLAGS, ...HIDDEN_FLAGS]);
   const help = f.get("help") === true;
-  const base = defaultConfig();
+  const base = defaultConfig((f.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO);
+  const scenario = scenarioByName(base.scenario);
   const fixArg = (f.get("fix") as string | undefined) ?? "all";
   const all = fixArg === "all";
   const set = <K extends keyof RunConfig>(k: K, flag: string) => {
@@ -213,7 +224,16 @@ export function planStress(argv: readonly string[]): StressPlan {
       "--expect needs a single --fix (with --fix all each fix has its own expectation)",
     );
   }
-  const fixes = all ? FIX_NAMES : [fixArg];
+  if (!all) {
+    try {
+      resolveFix(scenario, fixArg);
+    } catch (e) {
+      throw new UsageError(`--fix: ${(e as Error).message}`);
+    }
+  }
+  const fixes = all
+    ? scenario.fixes.map((d) => d.name)
+    : [scenario.mutants.find((m) => m.id === fixArg)?.fix ?? fixArg];
   const frames = geometryFor(base).frames;
   if (frames > MAX_PMD_ID) {
     throw new UsageError(
@@ -225,12 +245,8 @@ export function planStress(argv: readonly string[]): StressPlan {
     fix,
     delays: base.delays.map((d) => ({ ...d })),
   }));
-  const expects = fixes.map((fix) =>
-    all
-      ? (RACY_FIXES as readonly string[]).includes(fix)
-        ? "race"
-        : "clean"
-      : (expectArg ?? "clean"),
+  const expects: Expect[] = fixes.map((fix) =>
+    all ? expectationOf(scenario, fix) : (expectArg ?? expectationOf(scenario, fixArg)),
   );
   return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
 }
@@ -241,9 +257,8 @@ function mergeDelays(defaults: DelaySpec[], given: DelaySpec[]): DelaySpec[] {
   return [...defaults.filter((d) => !points.has(d.point)), ...given];
 }
 
-export function matches(r: StressResult, expect: "race" | "clean"): boolean {
-  const forbidden = Object.values(r.outcomes).some((o) => o.grade === "FORBIDDEN" && o.count > 0);
-  return expect === "race" ? r.races > 0 : !forbidden;
+export function matches(r: StressResult, expect: Expect): boolean {
+  return asExpected(r.outcomes, expect);
 }
 
 function progressLine(fix: string, p: Progress): string {

@@ -10,7 +10,7 @@
 import type { DelaySpec } from "../run/config.js";
 import { defaultConfig, type RunConfig } from "../run/config.js";
 import { runStress, type StressResult, type TraceStep } from "../run/stress.js";
-import { OUTCOME_KEYS, OUTCOMES } from "../scenarios/gup-vs-collapse.js";
+import { scenarioByName } from "../scenarios/index.js";
 import { parseReplay, replayTrace } from "./explore.js";
 
 /** Forced delays that steer the threads through `trace` (2 CPUs: step names tell the roles apart). */
@@ -68,9 +68,12 @@ export async function agree(replay: string, opt: AgreeOptions = {}): Promise<Agr
   const cex = replayTrace(replay);
   const unitNs = opt.unitNs ?? 3000;
   const delays = forcedDelays(cex.trace, unitNs);
+  const scenario = scenarioByName(p.scenario);
   const config: RunConfig = {
     ...defaultConfig(),
+    scenario: p.scenario,
     fix: p.fix,
+    range: p.ranges[0],
     cpus: p.cpus,
     ptes: p.ptes,
     regions: opt.regions ?? 4,
@@ -85,12 +88,14 @@ export async function agree(replay: string, opt: AgreeOptions = {}): Promise<Agr
   const stress = await runStress(config);
   const baseline = await runStress({ ...config, delays: [] });
   const forbidden = cex.outcome.filter(
-    (k) => OUTCOMES.find((o) => o.key === k)?.grade === "FORBIDDEN",
+    (k) => scenario.outcomes.find((o) => o.key === k)?.grade === "FORBIDDEN",
   );
   const hitsOf = (r: StressResult) =>
     forbidden.reduce((n, k) => n + (r.outcomes[k]?.count ?? 0), 0);
   const hits = hitsOf(stress);
-  const seen = OUTCOME_KEYS.filter((k) => (stress.outcomes[k]?.count ?? 0) > 0);
+  const seen = scenario.outcomes
+    .map((o) => o.key)
+    .filter((k) => (stress.outcomes[k]?.count ?? 0) > 0);
   return {
     replay,
     explorerOutcome: cex.outcome,

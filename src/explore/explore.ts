@@ -1,16 +1,21 @@
-// gupstress explore, without the command line: build the kernel model for a
-// fix, run a strategy over it, and turn what it found into a report with a
-// drawn counterexample and a replay string.
+// gupstress explore, without the command line: build the kernel model of a
+// scenario for a fix, run a strategy over it for every choice of the walkers'
+// page ranges, and turn what it found into a report with a drawn
+// counterexample and a replay string.
 
 import { performance } from "node:perf_hooks";
-import { type Fix, findFix, RACY_FIXES } from "../kernel/fixes.js";
-import type { TraceStep } from "../run/stress.js";
-import { type Grade, OUTCOMES } from "../scenarios/gup-vs-collapse.js";
+import type { TraceStep } from "../kernel/trace.js";
+import { verdictOf } from "../run/verdict.js";
+import { DEFAULT_SCENARIO, resolveFix, scenarioByName } from "../scenarios/index.js";
+import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { KernelModel, MODEL_LIMITS } from "./model.js";
 import {
+  agentOf,
   decodeSchedule,
   encodeSchedule,
   exhaustive,
+  type Found,
+  type Model,
   replay,
   type SearchResult,
   sample,
@@ -21,7 +26,9 @@ export type Strategy = "exhaustive" | "pct" | "random";
 export const STRATEGIES: readonly Strategy[] = ["exhaustive", "pct", "random"];
 
 export interface ExploreOptions {
-  /** a fix name, or a weakened one ("base~knob=value", see findFix) */
+  /** a scenario name (default gup-vs-collapse) */
+  scenario?: string;
+  /** a fix name, or a weakened one ("base~knob=value", see parseFix) */
   fix: string;
   strategy: Strategy;
   cpus: number;
@@ -50,8 +57,10 @@ export const DEFAULT_EXPLORE: Omit<ExploreOptions, "fix"> = {
 };
 
 export interface Counterexample {
-  /** v1/FIX/cCPUS/pPTES/SCHEDULE: `gupstress explore --replay` runs it again, step for step */
+  /** v2/SCENARIO/FIX/cCPUS/pPTES/wRANGES/SCHEDULE: `gupstress explore --replay` runs it again, step for step */
   replay: string;
+  /** each walker's pages, [first, count] */
+  ranges: [number, number][];
   trace: TraceStep[];
   /** outcome labels of the final state (the stress histogram's keys) */
   outcome: string[];
@@ -64,6 +73,7 @@ export interface Counterexample {
 }
 
 export interface ExploreReport {
+  scenario: string;
   fix: string;
   summary: string;
   strategy: Strategy;
@@ -75,6 +85,8 @@ export interface ExploreReport {
   seed: number | null;
   /** interleavings covered (exhaustive: counted over the whole space, revisits not re-run) */
   explored: number;
+  /** the walkers' page ranges explored: every [first, count] for each walker */
+  rangeChoices: number;
   /** interleavings that end in a FORBIDDEN outcome */
   violations: number;
   /** true when the whole bounded space was covered */
@@ -85,54 +97,107 @@ export interface ExploreReport {
   ms: number;
   interleavingsPerSec: number;
   statesPerSec: number;
-  outcomes: Record<string, { count: number; grade: Grade; text: string }>;
+  outcomes: Record<string, { count: number; grade: Grade; text: string; tag: OutcomeTag }>;
   verdict: "race" | "clean";
   counterexample: Counterexample | null;
 }
 
-export function resolveFix(name: string): Fix {
-  const fix = findFix(name);
-  if (fix === undefined) throw new Error(`unknown fix ${name}`);
-  return fix;
+/** Every page range a walk can take over `ptes` pages: [first, count]. */
+export function allRanges(ptes: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let first = 0; first < ptes; first++)
+    for (let count = ptes - first; count >= 1; count--) out.push([first, count]);
+  return out;
 }
 
-/** What a fix is expected to give: the racy ones race, the others are clean. */
-export function expectationOf(fix: string): "race" | "clean" {
-  return (RACY_FIXES as readonly string[]).includes(fix) ? "race" : "clean";
+/** Every assignment of a range to each of `walkers` walkers, the whole region first. */
+function rangeChoices(walkers: number, ptes: number): [number, number][][] {
+  let out: [number, number][][] = [[]];
+  for (let i = 0; i < walkers; i++)
+    out = out.flatMap((pre) => allRanges(ptes).map((r) => [...pre, r]));
+  return out;
 }
 
-export function explore(opt: ExploreOptions): ExploreReport {
-  const fix = resolveFix(opt.fix);
-  const model = new KernelModel({ fix, cpus: opt.cpus, ptes: opt.ptes });
-  const t0 = performance.now();
-  let r: SearchResult;
-  if (opt.strategy === "exhaustive") {
-    r = exhaustive(model, {
-      preemptions: opt.preemptions,
-      maxStates: opt.maxStates,
-      memo: opt.noMemo !== true,
-    });
-    // Draw the counterexample with the fewest preemptions: the easiest to read.
-    if (r.violations > 0) {
-      const simplest = simplestCounterexample(model, opt.preemptions ?? 64);
-      if (simplest.found !== null) r.counterexample = simplest.found;
-      r.states += simplest.states;
-      r.steps += simplest.steps;
-    }
-  } else {
-    r = sample(model, {
+/** One search (exhaustive, pct or random) over one model. */
+function search(model: Model, opt: ExploreOptions): SearchResult {
+  if (opt.strategy !== "exhaustive") {
+    return sample(model, {
       runs: opt.runs,
       seed: opt.seed,
       pctDepth: opt.strategy === "pct" ? opt.depth : undefined,
     });
   }
+  const r = exhaustive(model, {
+    preemptions: opt.preemptions,
+    maxStates: opt.maxStates,
+    memo: opt.noMemo !== true,
+  });
+  // Draw the counterexample with the fewest preemptions: the easiest to read.
+  if (r.violations > 0) {
+    const simplest = simplestCounterexample(model, opt.preemptions ?? 64);
+    if (simplest.found !== null) r.counterexample = simplest.found;
+    r.states += simplest.states;
+    r.steps += simplest.steps;
+  }
+  return r;
+}
+
+/** Fewer preemptions, then fewer steps: the easier counterexample to read and to force on threads. */
+function simpler(a: Found, b: Found | null): boolean {
+  if (b === null) return true;
+  if (a.preemptions !== b.preemptions) return a.preemptions < b.preemptions;
+  return a.actions.length < b.actions.length;
+}
+
+export function explore(opt: ExploreOptions): ExploreReport {
+  const scenario = scenarioByName(opt.scenario ?? DEFAULT_SCENARIO);
+  const fix = resolveFix(scenario, opt.fix);
+  const t0 = performance.now();
+  // The range each walk covers is a choice the explorer makes: one search per choice.
+  // Sampling strategies split their runs over the choices.
+  const choices = rangeChoices(opt.cpus - 1, opt.ptes);
+  const labels = scenario.outcomes.length;
+  const total: SearchResult = {
+    explored: 0,
+    violations: 0,
+    histogram: new Float64Array(labels),
+    states: 0,
+    steps: 0,
+    complete: true,
+    counterexample: null,
+  };
+  let cexRanges: [number, number][] = [];
+  choices.forEach((ranges, k) => {
+    const model = new KernelModel({ scenario, fix, cpus: opt.cpus, ptes: opt.ptes, ranges });
+    const part =
+      opt.strategy === "exhaustive"
+        ? opt
+        : {
+            ...opt,
+            seed: opt.seed + k,
+            runs: Math.ceil(opt.runs / choices.length),
+          };
+    const r = search(model, part);
+    total.explored += r.explored;
+    total.violations += r.violations;
+    for (let l = 0; l < labels; l++) total.histogram[l] += r.histogram[l];
+    total.states += r.states;
+    total.steps += r.steps;
+    total.complete &&= r.complete;
+    if (r.counterexample !== null && simpler(r.counterexample, total.counterexample)) {
+      total.counterexample = r.counterexample;
+      cexRanges = ranges;
+    }
+  });
+  const r = total;
   const ms = performance.now() - t0;
   const outcomes: ExploreReport["outcomes"] = {};
-  OUTCOMES.forEach((o, i) => {
-    outcomes[o.key] = { count: r.histogram[i], grade: o.grade, text: o.text };
+  scenario.outcomes.forEach((o, i) => {
+    outcomes[o.key] = { count: r.histogram[i], grade: o.grade, text: o.text, tag: o.tag };
   });
   const exhaustiveRun = opt.strategy === "exhaustive";
   return {
+    scenario: scenario.name,
     fix: opt.fix,
     summary: fix.summary,
     strategy: opt.strategy,
@@ -142,6 +207,7 @@ export function explore(opt: ExploreOptions): ExploreReport {
     ptes: opt.ptes,
     seed: exhaustiveRun ? null : opt.seed,
     explored: r.explored,
+    rangeChoices: choices.length,
     violations: r.violations,
     complete: r.complete,
     states: r.states,
@@ -150,45 +216,69 @@ export function explore(opt: ExploreOptions): ExploreReport {
     interleavingsPerSec: ms > 0 ? Math.round((r.explored / ms) * 1000) : 0,
     statesPerSec: ms > 0 ? Math.round((r.states / ms) * 1000) : 0,
     outcomes,
-    verdict: r.violations > 0 ? "race" : "clean",
+    verdict: verdictOf(outcomes),
     counterexample:
       r.counterexample === null
         ? null
         : {
-            ...replayTrace(formatReplay(opt.fix, opt.cpus, opt.ptes, r.counterexample.actions)),
+            ...replayTrace(
+              formatReplay({
+                scenario: scenario.name,
+                fix: opt.fix,
+                cpus: opt.cpus,
+                ptes: opt.ptes,
+                ranges: cexRanges,
+                actions: r.counterexample.actions,
+              }),
+            ),
             preemptions: r.counterexample.preemptions,
           },
   };
 }
 
 // ---- replay strings --------------------------------------------------------------------
+// v2/SCENARIO/FIX/cCPUS/pPTES/wFIRST+COUNT[,FIRST+COUNT...]/SCHEDULE. v1 strings
+// (v1/FIX/cCPUS/pPTES/SCHEDULE, before scenarios) name gup-vs-collapse with
+// every walk over the whole region; the model has grown steps since, so a v1
+// schedule that stops early is completed deterministically (lowest CPU first).
 
-const REPLAY_VERSION = "v1";
-
-export function formatReplay(
-  fix: string,
-  cpus: number,
-  ptes: number,
-  actions: readonly number[],
-): string {
-  return `${REPLAY_VERSION}/${fix}/c${cpus}/p${ptes}/${encodeSchedule(actions)}`;
-}
+/** The longest schedule a replay string may expand to. */
+export const MAX_REPLAY_ACTIONS = 100_000;
 
 export interface ParsedReplay {
+  version: "v1" | "v2";
+  scenario: string;
   fix: string;
   cpus: number;
   ptes: number;
+  ranges: [number, number][];
   actions: number[];
+}
+
+export function formatReplay(p: Omit<ParsedReplay, "version">): string {
+  const ranges = p.ranges.map(([first, count]) => `${first}+${count}`).join(",");
+  return `v2/${p.scenario}/${p.fix}/c${p.cpus}/p${p.ptes}/w${ranges}/${encodeSchedule(p.actions)}`;
 }
 
 /** Throws an Error whose message says what is wrong with the string. */
 export function parseReplay(text: string): ParsedReplay {
   const parts = text.trim().split("/");
-  if (parts.length !== 5 || parts[0] !== REPLAY_VERSION) {
-    throw new Error(`replay string '${text}' is not ${REPLAY_VERSION}/FIX/cCPUS/pPTES/SCHEDULE`);
+  const v1 = parts.length === 5 && parts[0] === "v1";
+  if (!v1 && (parts.length !== 7 || parts[0] !== "v2")) {
+    throw new Error(
+      `replay string '${text}' is not v2/SCENARIO/FIX/cCPUS/pPTES/wRANGES/SCHEDULE (or v1/FIX/cCPUS/pPTES/SCHEDULE)`,
+    );
   }
-  const [, fix, c, p, schedule] = parts;
-  if (findFix(fix) === undefined) throw new Error(`replay string names an unknown fix '${fix}'`);
+  const [scenarioName, fix, c, p, w, schedule] = v1
+    ? [DEFAULT_SCENARIO, parts[1], parts[2], parts[3], null, parts[4]]
+    : parts.slice(1);
+  let scenario: Scenario;
+  try {
+    scenario = scenarioByName(scenarioName);
+    resolveFix(scenario, fix);
+  } catch (e) {
+    throw new Error(`replay string: ${(e as Error).message}`);
+  }
   const cpus = /^c(\d+)$/.exec(c);
   const ptes = /^p(\d+)$/.exec(p);
   if (cpus === null || ptes === null)
@@ -201,24 +291,69 @@ export function parseReplay(text: string): ParsedReplay {
       `replay string: ${n} CPUs x ${k} ptes is outside ${cl.min}..${cl.max} CPUs x ${pl.min}..${pl.max} ptes`,
     );
   }
-  return { fix, cpus: n, ptes: k, actions: decodeSchedule(schedule) };
+  let ranges: [number, number][] = Array.from({ length: n - 1 }, () => [0, k]);
+  if (w !== null) {
+    const m = /^w(\d+\+\d+(?:,\d+\+\d+)*)$/.exec(w);
+    if (m === null) throw new Error(`replay string: '${w}' is not wFIRST+COUNT[,FIRST+COUNT...]`);
+    ranges = m[1].split(",").map((x) => x.split("+").map(Number) as [number, number]);
+    if (ranges.length !== n - 1 || ranges.some(([f, cnt]) => cnt < 1 || f + cnt > k))
+      throw new Error(`replay string: '${w}' needs ${n - 1} ranges within ${k} pages`);
+  }
+  let actions: number[];
+  try {
+    actions = decodeSchedule(schedule, MAX_REPLAY_ACTIONS);
+  } catch (e) {
+    throw new Error(`replay string: ${(e as Error).message}`);
+  }
+  return {
+    version: v1 ? "v1" : "v2",
+    scenario: scenarioName,
+    fix,
+    cpus: n,
+    ptes: k,
+    ranges,
+    actions,
+  };
+}
+
+/** A v1 schedule that stops early: run what is left, the lowest CPU's next step first. */
+function completeV1(model: Model, actions: number[]): number[] {
+  const out = actions.slice();
+  const en: number[] = [];
+  replayPrefix(model, out);
+  for (let n = model.enabled(en); n > 0 && out.length < MAX_REPLAY_ACTIONS; n = model.enabled(en)) {
+    const act = en.slice(0, n).sort((a, b) => agentOf(a) - agentOf(b) || a - b)[0];
+    model.apply(act);
+    out.push(act);
+  }
+  return out;
+}
+
+function replayPrefix(model: Model, actions: readonly number[]): void {
+  model.reset();
+  for (const act of actions) model.apply(act);
 }
 
 /** Run a replay string again from scratch, tracing every step. */
 export function replayTrace(text: string): Omit<Counterexample, "preemptions"> {
   const p = parseReplay(text);
+  const scenario = scenarioByName(p.scenario);
   const model = new KernelModel({
-    fix: resolveFix(p.fix),
+    scenario,
+    fix: resolveFix(scenario, p.fix),
     cpus: p.cpus,
     ptes: p.ptes,
+    ranges: p.ranges,
     tracing: true,
   });
-  const o = replay(model, p.actions);
+  const actions = p.version === "v1" ? completeV1(model, p.actions) : p.actions;
+  const o = replay(model, actions);
   return {
-    replay: formatReplay(p.fix, p.cpus, p.ptes, p.actions),
+    replay: formatReplay({ ...p, actions }),
+    ranges: p.ranges,
     trace: model.trace(),
     outcome: o.labels.map((l) => model.labels[l]),
-    steps: p.actions.length,
+    steps: actions.length,
     frame: model.staleFrame,
     index: model.staleIndex,
     detail: model.detail,

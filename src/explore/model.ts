@@ -1,51 +1,37 @@
-// The gup-vs-collapse scenario as a model for the scheduler: the same step
-// functions the worker threads run (collapseStep, gupFastStep, ipiTake) on a
-// real Memory, one thread. CPU 0 runs one collapse of region 0; every other
-// CPU runs one GUP-fast walk over all of region 0's pages, then idles with
+// A scenario as a model for the scheduler: the same step functions the
+// worker threads run (the scenario's mutator and walker programs, ipiTake) on
+// a real Memory, one thread. CPU 0 runs the mutator's operations on region 0
+// one after another (the trial's, then its follow-ups); every other CPU runs
+// one walk over its own range of region 0's pages, then idles with
 // interrupts on. At the end each walk is graded, pins still held, by the
-// stress harness's own oracle.
+// scenario's own oracle.
 
-import {
-  type Collapse,
-  collapseDone,
-  collapseNext,
-  collapseStep,
-  newCollapse,
-  startCollapse,
-} from "../kernel/collapse.js";
 import { Cpu } from "../kernel/cpu.js";
 import type { Fix } from "../kernel/fixes.js";
-import { type GupWalk, gupFastStep, newWalk, startWalk } from "../kernel/gup.js";
-import { ipiAcked, ipiPending, ipiTake, irqsOff } from "../kernel/irq.js";
-import { BLOCKED, DONE, STEP } from "../kernel/steps.js";
-import { decodeTraceStep, type TraceStep } from "../kernel/trace.js";
+import type { IpiWait } from "../kernel/irq.js";
+import { canTakeIpi, ipiTake } from "../kernel/irq.js";
+import { BLOCKED } from "../kernel/steps.js";
+import { decodeRaw, readRing, type TraceStep } from "../kernel/trace.js";
 import { CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
-import {
-  collapseOutcomeStat,
-  gradeWalk,
-  OUTCOME_KEYS,
-  OUTCOMES,
-  outcomeOfStat,
-  setupRegions,
-} from "../scenarios/gup-vs-collapse.js";
+import type { Scenario } from "../scenarios/scenario.js";
 import { agentOf, isInterrupt, MAX_AGENTS, type Model, type Outcome } from "./scheduler.js";
 
 export interface KernelConfig {
+  scenario: Scenario;
   fix: Fix;
-  /** CPU 0 collapses, CPUs 1..cpus-1 each run one GUP-fast walk */
+  /** CPU 0 runs the mutator, CPUs 1..cpus-1 each run one walk */
   cpus: number;
   /** pages in the region (PTEs in its table) */
   ptes: number;
+  /** each walker's pages, [first, count]; default: the whole region */
+  ranges?: readonly (readonly [number, number])[];
   /** stamp every step with the global clock (for drawing; off while exploring) */
   tracing?: boolean;
 }
 
 export const MODEL_LIMITS = { cpus: { min: 2, max: 4 }, ptes: { min: 1, max: 8 } } as const;
 
-const UNDECLARED = OUTCOME_KEYS.indexOf("undeclared");
-const FORBIDDEN = OUTCOMES.map((o) => o.grade === "FORBIDDEN");
-
-/** One field of CPU-local state (a walk, the collapse, a Cpu), flattened into Int32 words. */
+/** One field of CPU-local state (a walk, an operation, a Cpu), flattened into Int32 words. */
 interface Slot {
   owner: Record<string, unknown>;
   key: string;
@@ -58,13 +44,18 @@ interface Slot {
 const UNHASHED = new Set(["startClock", "endClock", "traceHead"]);
 
 export class KernelModel implements Model {
-  readonly labels = OUTCOME_KEYS;
+  readonly labels: readonly string[];
   readonly config: KernelConfig;
+  readonly scenario: Scenario;
   readonly mem: Memory;
   readonly cpus: Cpu[];
-  readonly collapse: Collapse;
+  readonly op: IpiWait;
   /** walks[i] belongs to CPU i + 1 */
-  readonly walks: GupWalk[];
+  readonly walks: unknown[];
+  /** the mutator's next phase, and each finished operation's outcome (-1: none) */
+  private readonly progress = { phase: 0, outcomes: new Int32Array(8) };
+  private readonly forbidden: boolean[];
+  private readonly undeclared: number;
   /** the words that hold state: everything before the trace rings */
   private readonly stateWords: number;
   /** words the hash skips: clocks and trace bookkeeping, which do not decide the future */
@@ -75,35 +66,41 @@ export class KernelModel implements Model {
   private readonly initial: Int32Array;
   /** what the oracle saw that the scenario does not declare, last final state */
   detail = "";
-  /** the first stale frame and its page index at the last final state, -1 if none */
+  /** the first wrong frame and its page index at the last final state, -1 if none */
   staleFrame = -1;
   staleIndex = -1;
 
   constructor(config: KernelConfig) {
     if (config.cpus > MAX_AGENTS) throw new Error(`at most ${MAX_AGENTS} CPUs`);
     this.config = config;
+    const scenario = config.scenario;
+    this.scenario = scenario;
+    this.labels = scenario.outcomes.map((o) => o.key);
+    this.forbidden = scenario.outcomes.map((o) => o.grade === "FORBIDDEN");
+    this.undeclared = scenario.outcomes.findIndex((o) => o.tag === "undeclared");
     const geo: Geometry = {
       cpus: config.cpus,
       regions: 1,
       ptes: config.ptes,
-      // the small pages, one huge page, a spare
-      frames: config.ptes + 2,
-      traceRing: 8 * config.ptes + 32,
+      frames: scenario.frames({ cpus: config.cpus, regions: 1, ptes: config.ptes, heldWalks: 0 }),
+      traceRing: 16 * config.ptes + 64,
     };
     this.mem = new Memory(geo);
-    setupRegions(this.mem);
+    scenario.setup(this.mem);
     const tracing = config.tracing === true;
     this.cpus = Array.from(
       { length: config.cpus },
       (_, id) => new Cpu(this.mem, id, config.fix, tracing),
     );
-    this.collapse = newCollapse(config.fix, config.cpus);
-    startCollapse(this.collapse, 0);
-    this.walks = Array.from({ length: config.cpus - 1 }, () => {
-      const w = newWalk(config.ptes);
-      startWalk(w, 0, 0, config.ptes);
+    this.op = scenario.mutator.create(this.cpus[0]);
+    this.walks = Array.from({ length: config.cpus - 1 }, (_, i) => {
+      const w = scenario.walker.create(config.ptes);
+      const [first, count] = config.ranges?.[i] ?? [0, config.ptes];
+      scenario.walker.start(w, 0, first, count);
       return w;
     });
+    this.progress.outcomes.fill(-1);
+    this.advance();
     this.stateWords = this.mem.traceBase;
     let at = this.stateWords;
     const unhashed: number[] = [];
@@ -116,10 +113,11 @@ export class KernelModel implements Model {
         at += slot.len;
       }
     };
-    // Every field, whatever it is: a field added to a walk or a collapse later is covered here.
-    add(this.collapse, Object.keys(this.collapse));
-    for (const w of this.walks) add(w, Object.keys(w));
+    // Every field, whatever it is: a field added to a walk or an operation later is covered here.
+    add(this.op, Object.keys(this.op));
+    for (const w of this.walks) add(w as object, Object.keys(w as object));
     for (const c of this.cpus) add(c, ["traceHead", "ipiBroadcasts"]);
+    add(this.progress, ["phase", "outcomes"]);
     this.snapshotWords = at;
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
@@ -131,21 +129,36 @@ export class KernelModel implements Model {
     this.initial = this.save() as Int32Array;
   }
 
+  /** Record a finished operation's outcome and start the next phase, until one has steps to run. */
+  private advance(): void {
+    const m = this.scenario.mutator;
+    const p = this.progress;
+    for (;;) {
+      if (p.phase > 0 && !m.done(this.op)) return;
+      if (p.phase > 0) p.outcomes[p.phase - 1] = m.outcome(this.op);
+      if (p.phase >= this.scenario.phases) return;
+      m.start(this.cpus[0], this.op, 0, p.phase++);
+    }
+  }
+
+  private mutatorRunning(): boolean {
+    return !this.scenario.mutator.done(this.op);
+  }
+
   reset(): void {
     this.restore(this.initial);
   }
 
   enabled(out: number[]): number {
     const mem = this.mem;
+    const { mutator, walker } = this.scenario;
     let n = 0;
-    const c = this.collapse;
-    // A collapse waiting for IPI acks (K5W) cannot step until they are all in.
-    if (!collapseDone(c) && (collapseNext(c) !== STEP.K5W || allAcked(mem, c))) out[n++] = 0;
-    const lax = this.config.fix.ipiWhileIrqOff;
+    // An operation waiting for IPI acks cannot step until they are all in.
+    if (this.mutatorRunning() && !mutator.blocked(mem, this.op)) out[n++] = 0;
     for (let id = 1; id < this.config.cpus; id++) {
-      if (this.walks[id - 1].pc !== DONE) out[n++] = id * 2;
-      // Taking an IPI is this CPU's action whenever its interrupts are on (or always, under the mutant).
-      if (ipiPending(mem, id) && (lax || !irqsOff(mem, id))) out[n++] = id * 2 + 1;
+      if (!walker.done(this.walks[id - 1])) out[n++] = id * 2;
+      // Taking an IPI is this CPU's action whenever the IRQ-off rule allows it.
+      if (canTakeIpi(this.cpus[id])) out[n++] = id * 2 + 1;
     }
     return n;
   }
@@ -153,11 +166,12 @@ export class KernelModel implements Model {
   apply(action: number): void {
     const id = agentOf(action);
     if (id === 0) {
-      if (collapseStep(this.cpus[0], this.collapse) === BLOCKED)
-        throw new Error("collapse stepped while blocked");
+      if (this.scenario.mutator.step(this.cpus[0], this.op) === BLOCKED)
+        throw new Error("the mutator stepped while blocked");
+      this.advance();
     } else if (isInterrupt(action)) {
       if (!ipiTake(this.cpus[id])) throw new Error(`CPU ${id} took an IPI it could not take`);
-    } else gupFastStep(this.cpus[id], this.walks[id - 1]);
+    } else this.scenario.walker.step(this.cpus[id], this.walks[id - 1]);
   }
 
   save(): unknown {
@@ -202,60 +216,47 @@ export class KernelModel implements Model {
     this.detail = "";
     this.staleFrame = -1;
     this.staleIndex = -1;
-    const c = this.collapse;
-    const stuck = !collapseDone(c) || this.walks.some((w) => w.pc !== DONE);
+    const { walker } = this.scenario;
+    const stuck = this.mutatorRunning() || this.walks.some((w) => !walker.done(w));
     if (stuck) {
       this.detail = "deadlock: a CPU cannot finish and no action is enabled";
-      return { labels: [UNDECLARED], violation: true };
+      return { labels: [this.undeclared], violation: true };
     }
-    labels.push(labelOf(collapseOutcomeStat(c.result)));
+    for (let p = 0; p < this.scenario.phases; p++) {
+      const o = this.progress.outcomes[p];
+      if (o >= 0) labels.push(o);
+    }
     for (let i = 0; i < this.walks.length; i++) {
-      const w = this.walks[i];
-      const v = gradeWalk(this.mem, w, i + 1);
-      if (v.stat < 0) {
-        this.detail = "a collapse still in flight at the end";
-        labels.push(UNDECLARED);
+      const v = walker.grade(this.mem, this.walks[i], i + 1);
+      if (v.outcome < 0) {
+        this.detail = "a mutator operation still in flight at the end";
+        labels.push(this.undeclared);
       } else {
         if (v.detail !== "") this.detail = v.detail;
         if (v.frame >= 0 && this.staleFrame < 0) {
           this.staleFrame = v.frame;
           this.staleIndex = v.index;
         }
-        labels.push(labelOf(v.stat));
+        labels.push(v.outcome);
       }
     }
-    return { labels, violation: labels.some((l) => FORBIDDEN[l]) };
+    return { labels, violation: labels.some((l) => this.forbidden[l]) };
   }
 
   /** The steps taken since the last reset, in clock order (tracing models only). */
   trace(): TraceStep[] {
-    const mem = this.mem;
     const out: TraceStep[] = [];
     for (let c = 0; c < this.config.cpus; c++) {
-      const head = this.cpus[c].traceHead;
-      const ring = mem.geo.traceRing;
-      for (let i = Math.max(0, head - ring); i < head; i++) {
-        out.push(decodeTraceStep(c, (k) => mem.load(mem.trace(c, i % ring, k))));
-      }
+      for (const e of readRing(this.mem, c, this.cpus[c].traceHead)) out.push(decodeRaw(e));
     }
     return out.sort((x, y) => x.clock - y.clock);
   }
 }
 
-function labelOf(stat: number): number {
-  const o = outcomeOfStat(stat);
-  return o === undefined ? UNDECLARED : OUTCOME_KEYS.indexOf(o.key);
-}
-
-function allAcked(mem: Memory, c: Collapse): boolean {
-  for (let k = 0; k < c.nTargets; k++) if (!ipiAcked(mem, c.targets[k], c.epochs[k])) return false;
-  return true;
-}
-
 /**
  * How to keep one field in a snapshot. Integers, booleans and Int32Arrays are
- * state; a plain array (the collapse's program) is fixed for the model's life.
- * Anything else stops the model: a new kind of field needs a decision here.
+ * state; a plain array is fixed for the model's life. Anything else stops the
+ * model: a new kind of field needs a decision here.
  */
 function slotOf(owner: object, key: string, at: number): Slot | null {
   const o = owner as Record<string, unknown>;

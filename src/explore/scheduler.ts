@@ -58,8 +58,8 @@ export function encodeSchedule(actions: readonly number[]): string {
   return out;
 }
 
-/** The inverse of encodeSchedule; throws on anything else. */
-export function decodeSchedule(text: string): number[] {
+/** The inverse of encodeSchedule; throws on anything else, and on a schedule longer than `max` actions. */
+export function decodeSchedule(text: string, max = Number.POSITIVE_INFINITY): number[] {
   const out: number[] = [];
   const re = /([A-Za-z])(\d*)/gy;
   let m: RegExpExecArray | null = re.exec(text);
@@ -70,6 +70,7 @@ export function decodeSchedule(text: string): number[] {
     const act = code >= a ? (code - a) * 2 + 1 : (code - A) * 2;
     const n = m[2] === "" ? 1 : Number(m[2]);
     if (n < 1) throw new Error(`schedule: repeat count ${m[2]} at ${m.index}`);
+    if (out.length + n > max) throw new Error(`schedule: longer than ${max} actions`);
     for (let k = 0; k < n; k++) out.push(act);
     if (at === text.length) break;
     m = re.exec(text);

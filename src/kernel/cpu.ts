@@ -12,7 +12,7 @@ export class Cpu {
   /** record every step in the trace ring (with a global clock stamp) */
   tracing: boolean;
   traceHead = 0;
-  /** broadcasts this CPU has sent: rotates the skipped target of ipi-skip */
+  /** IPI broadcasts this CPU has sent (the drivers count and time them) */
   ipiBroadcasts = 0;
 
   private readonly i32: Int32Array;

@@ -1,13 +1,11 @@
 // A fix is data: which steps a variant runs and how. The step functions read
-// these fields; nothing else in the tree branches on a fix's name, and the
-// oracle never looks at the fix at all.
+// these knobs; nothing in the tree branches on a fix's name, and the oracle
+// never looks at the fix at all. Each scenario declares its fix variants as
+// knob settings over KNOB_DEFAULTS (src/scenarios/).
 
 export type IpiTargets = "none" | "gup" | "all";
 
-export interface Fix {
-  name: string;
-  /** one line for --help and reports */
-  summary: string;
+export interface Knobs {
   /** K5: who gets the IPI broadcast after pmdp_collapse_flush */
   ipi: IpiTargets;
   /** each broadcast skips one target, rotating (KVM's PV flush skipping a preempted vCPU) */
@@ -28,9 +26,20 @@ export interface Fix {
   recheckPte: boolean;
   /** K6 (isolate) runs before K4 (clear pmd) */
   isolateBeforeClear: boolean;
+  /** K0 and K6 check only the first page of the region (a loop-bound bug) */
+  checkFirstPageOnly: boolean;
+  /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
+  copyFails: boolean;
 }
 
-const base: Omit<Fix, "name" | "summary"> = {
+export interface Fix extends Knobs {
+  /** the variant's name, or a weakened one ("base~knob=value,...") */
+  name: string;
+  /** one line for --help and reports */
+  summary: string;
+}
+
+export const KNOB_DEFAULTS: Knobs = {
   ipi: "none",
   ipiSkipOne: false,
   ipiWait: true,
@@ -41,68 +50,49 @@ const base: Omit<Fix, "name" | "summary"> = {
   recheckBeforePin: false,
   recheckPte: true,
   isolateBeforeClear: false,
+  checkFirstPageOnly: false,
+  copyFails: false,
 };
 
-export const FIXES: readonly Fix[] = [
-  { ...base, name: "none", summary: "no IPI, no G6: arm64 before the fix" },
-  {
-    ...base,
-    name: "ipi",
-    summary: "fix 1: IPI to the GUP CPUs at K5, wait for every ack (ppc hash, x86 native)",
-    ipi: "gup",
-  },
-  {
-    ...base,
-    name: "recheck",
-    summary: "fix 2: G6 re-checks the pmd after the pin (70cbc3cc78a9)",
-    recheckPmd: true,
-  },
-  {
-    ...base,
-    name: "upstream",
-    summary: "mainline today: G6, plus an IPI to all CPUs after K4 (2ba99c5e0881)",
-    ipi: "all",
-    recheckPmd: true,
-  },
-  {
-    ...base,
-    name: "ipi-skip",
-    summary: "fix 1, but each broadcast skips one target (KVM PV flush): the race returns",
-    ipi: "gup",
-    ipiSkipOne: true,
-  },
-];
+/** The values an enum knob accepts (every other knob is a boolean). */
+const ENUM_KNOBS: Partial<Record<keyof Knobs, readonly string[]>> = {
+  ipi: ["none", "gup", "all"],
+};
 
-export const FIX_NAMES = FIXES.map((f) => f.name);
+/** A fix variant as a scenario declares it. */
+export interface FixDecl {
+  name: string;
+  summary: string;
+  /** what the oracle must see under this variant: a race, or none */
+  expect: "race" | "clean";
+  /** CPUs the variant needs to show its verdict (1 mutator + walkers) */
+  minCpus: number;
+  knobs: Partial<Knobs>;
+}
 
 /**
- * A fix by name, or a weakened variant written as "base~knob=value,...", e.g.
- * "recheck~recheckPmdLive=true": the mutants cross into the worker threads as
- * such a name, so the threaded drivers need no knowledge of them.
+ * A declared fix by name, or a weakened variant written as
+ * "base~knob=value,...", e.g. "recheck~recheckPmdLive=true": the mutants cross
+ * into the worker threads as such a name, so the threaded drivers need no
+ * knowledge of them. Returns a message saying what is wrong instead of a Fix.
  */
-export function findFix(name: string): Fix | undefined {
-  const exact = FIXES.find((f) => f.name === name);
-  if (exact !== undefined || !name.includes("~")) return exact;
+export function parseFix(decls: readonly FixDecl[], name: string): Fix | string {
   const [baseName, knobs] = name.split("~", 2);
-  const base = FIXES.find((f) => f.name === baseName);
-  if (base === undefined) return undefined;
-  const fix: Fix = { ...base, name };
+  const decl = decls.find((f) => f.name === baseName);
+  if (decl === undefined)
+    return `unknown fix '${baseName}' (accepted: ${decls.map((d) => d.name).join(", ")}, or BASE~KNOB=VALUE)`;
+  const fix: Fix = { ...KNOB_DEFAULTS, ...decl.knobs, name, summary: decl.summary };
+  if (knobs === undefined) return fix;
   for (const pair of knobs.split(",")) {
     const [knob, value] = pair.split("=", 2);
-    if (!(knob in base) || knob === "name" || knob === "summary") return undefined;
-    const key = knob as keyof Fix;
-    if (typeof base[key] === "boolean") {
-      if (value !== "true" && value !== "false") return undefined;
-      (fix as unknown as Record<string, unknown>)[key] = value === "true";
-    } else if (key === "ipi") {
-      if (value !== "none" && value !== "gup" && value !== "all") return undefined;
-      fix.ipi = value;
-    } else return undefined;
+    if (!(knob in KNOB_DEFAULTS)) {
+      return `fix '${name}': unknown knob '${knob}' (accepted: ${Object.keys(KNOB_DEFAULTS).join(", ")})`;
+    }
+    const key = knob as keyof Knobs;
+    const values = ENUM_KNOBS[key] ?? ["true", "false"];
+    if (value === undefined || !values.includes(value))
+      return `fix '${name}': knob ${knob} takes ${values.join(" or ")}`;
+    (fix as unknown as Record<string, unknown>)[key] = key in ENUM_KNOBS ? value : value === "true";
   }
   return fix;
 }
-
-/** Fixes that must close the race. */
-export const CLEAN_FIXES = ["recheck", "ipi", "upstream"] as const;
-/** Fixes under which the race must be found. */
-export const RACY_FIXES = ["none", "ipi-skip"] as const;

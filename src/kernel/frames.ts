@@ -1,4 +1,7 @@
-// The page allocator and reference counts. Only CPU 0 (collapse) and the
+// The page allocator, folios and reference counts. Frames come in aligned
+// blocks of `ptes`: a huge page is one block as one folio (head first), a
+// block of small pages is `ptes` folios of one frame each. Refcount and
+// mapcount live on a folio's head (page_folio). Only the mutator CPU and the
 // main thread before the run allocate; any CPU may drop the last reference.
 
 import type { Memory } from "../memory/layout.js";
@@ -10,106 +13,114 @@ import {
   FRAME_RELEASED,
   makePte,
   makeTablePmd,
-  PMD_HUGE,
-  PMD_TABLE,
-  PTE_NONE,
-  pmdId,
-  pmdKind,
-  pteFrame,
-  ptePresent,
   REGION,
 } from "../memory/layout.js";
 
 /** FOLL_PIN adds this much to the refcount (GUP_PIN_COUNTING_BIAS). */
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
-export class OutOfFrames extends Error {}
-
-/** Take a free frame: refcount 1 (the mapping's reference), mapcount as given. */
-export function allocFrame(
-  mem: Memory,
-  state: number,
-  region: number,
-  index: number,
-  mapcount: number,
-): number {
-  const n = mem.geo.frames;
-  const cursor = mem.load(CTL.allocCursor);
-  for (let k = 0; k < n; k++) {
-    const f = (cursor + k) % n;
-    if (mem.load(mem.frame(f, FRAME.state)) !== FRAME_FREE) continue;
-    // add-unless-zero pins cannot touch a zero refcount, so 0 -> 1 is ours alone.
-    if (Atomics.compareExchange(mem.i32, mem.frame(f, FRAME.refcount), 0, 1) !== 0) continue;
-    mem.store(mem.frame(f, FRAME.mapcount), mapcount);
-    mem.store(mem.frame(f, FRAME.region), region);
-    mem.store(mem.frame(f, FRAME.index), index);
-    mem.store(mem.frame(f, FRAME.releasedBy), 0);
-    mem.store(mem.frame(f, FRAME.state), state);
-    mem.store(CTL.allocCursor, (f + 1) % n);
-    return f;
-  }
-  throw new OutOfFrames(
-    `no free frame among ${n}: pins are held too long or the pool is too small`,
-  );
+/** compound_head(page). */
+export function headOf(mem: Memory, f: number): number {
+  return mem.load(mem.frame(f, FRAME.head));
 }
 
-/** try_grab_folio: refcount += bias unless it is zero. */
-export function tryGrab(mem: Memory, f: number, bias: number): boolean {
-  const i = mem.frame(f, FRAME.refcount);
+/**
+ * A free aligned block of `ptes` frames, or -1 (alloc_charge_hpage failed).
+ * Free frames have refcount 0, which add-unless-zero pins never touch, so
+ * nobody else writes them while we set them up.
+ */
+export function allocBlock(mem: Memory): number {
+  const n = mem.geo.ptes;
+  const blocks = mem.geo.frames / n;
+  const cursor = mem.load(CTL.allocCursor);
+  for (let k = 0; k < blocks; k++) {
+    const b = (cursor + k) % blocks;
+    let free = true;
+    for (let i = 0; i < n && free; i++) {
+      free = mem.load(mem.frame(b * n + i, FRAME.state)) === FRAME_FREE;
+    }
+    if (!free) continue;
+    mem.store(CTL.allocCursor, (b + 1) % blocks);
+    return b * n;
+  }
+  return -1;
+}
+
+/**
+ * Make frames [base, base + order) one folio: head `base`, `refs` references
+ * and `maps` mappings on the head, every frame in `state` and given its
+ * ghost region and page index (region, first + i).
+ */
+export function makeFolio(
+  mem: Memory,
+  base: number,
+  order: number,
+  state: number,
+  region: number,
+  first: number,
+  refs: number,
+  maps: number,
+): void {
+  for (let i = 0; i < order; i++) {
+    const f = base + i;
+    mem.store(mem.frame(f, FRAME.head), base);
+    mem.store(mem.frame(f, FRAME.order), i === 0 ? order : 0);
+    mem.store(mem.frame(f, FRAME.region), region);
+    mem.store(mem.frame(f, FRAME.index), first < 0 ? -1 : first + i);
+    mem.store(mem.frame(f, FRAME.releasedBy), 0);
+    mem.store(mem.frame(f, FRAME.mapcount), i === 0 ? maps : 0);
+    mem.store(mem.frame(f, FRAME.state), state);
+  }
+  // Last: the reference count makes the folio grabbable.
+  mem.store(mem.frame(base, FRAME.refcount), refs);
+}
+
+/** try_grab_folio: the folio's refcount += refs unless it is zero. */
+export function tryGrab(mem: Memory, head: number, refs: number): boolean {
+  const i = mem.frame(head, FRAME.refcount);
   let ref = Atomics.load(mem.i32, i);
   for (;;) {
     if (ref === 0) return false;
-    const seen = Atomics.compareExchange(mem.i32, i, ref, ref + bias);
+    const seen = Atomics.compareExchange(mem.i32, i, ref, ref + refs);
     if (seen === ref) return true;
     ref = seen;
   }
 }
 
-/** Drop `bias` references; the last one frees a frame nothing maps. */
-export function putFrame(mem: Memory, f: number, bias: number): void {
-  const left = Atomics.sub(mem.i32, mem.frame(f, FRAME.refcount), bias) - bias;
-  if (left === 0) mem.store(mem.frame(f, FRAME.state), FRAME_FREE);
-  else if (left < 0) throw new Error(`frame ${f}: refcount went negative (${left})`);
+/** Drop `refs` references on a folio; the last one frees every frame of it. */
+export function putFolio(mem: Memory, head: number, refs: number): void {
+  const left = Atomics.sub(mem.i32, mem.frame(head, FRAME.refcount), refs) - refs;
+  if (left === 0) {
+    const order = mem.load(mem.frame(head, FRAME.order));
+    for (let i = 0; i < order; i++) mem.store(mem.frame(head + i, FRAME.state), FRAME_FREE);
+  } else if (left < 0) throw new Error(`frame ${head}: refcount went negative (${left})`);
 }
 
 /**
- * Unmap a small page: mapcount 0, state RELEASED (kept alive by any pin),
- * then drop the mapping's reference. `serial` names the collapse (0: not collapse).
+ * A pte mapping of frame f goes away (ptep_clear, page_remove_rmap, put):
+ * the frame is RELEASED (kept alive by any pin on its folio), `serial` names
+ * the mutator operation that did it (ghost, for the oracle).
  */
-export function releaseMapped(mem: Memory, f: number, serial: number): void {
-  mem.store(mem.frame(f, FRAME.mapcount), 0);
+export function releaseMapping(mem: Memory, f: number, serial: number): void {
+  const head = headOf(mem, f);
   mem.store(mem.frame(f, FRAME.releasedBy), serial);
   mem.store(mem.frame(f, FRAME.state), FRAME_RELEASED);
-  putFrame(mem, f, 1);
+  Atomics.sub(mem.i32, mem.frame(head, FRAME.mapcount), 1);
+  putFolio(mem, head, 1);
 }
 
 /**
- * Give region r a fresh PTE table of small pages (new generation, so the
- * pmd value differs from any earlier one). Whatever the region mapped before
- * is released first; pins keep those frames alive, unmapped.
+ * Harness bookkeeping, before the run only (not a kernel step): region r
+ * gets its own PTE table of fresh small pages, each with a data word.
  */
-export function populateRegion(mem: Memory, r: number, dataTag: number): void {
-  const pmdIdx = mem.pmd(r);
-  const pmd = mem.load(pmdIdx);
-  if (pmdKind(pmd) === PMD_HUGE) {
-    const h = pmdId(pmd);
-    mem.store(pmdIdx, 0);
-    releaseMapped(mem, h, 0);
-  } else if (pmdKind(pmd) === PMD_TABLE) {
-    mem.store(pmdIdx, 0);
-    for (let j = 0; j < mem.geo.ptes; j++) {
-      const pi = mem.pte(r, j);
-      const pte = mem.load(pi);
-      mem.store(pi, PTE_NONE);
-      if (ptePresent(pte)) releaseMapped(mem, pteFrame(pte), 0);
-    }
-  }
+export function setupRegion(mem: Memory, r: number, dataTag: number): void {
+  const base = allocBlock(mem);
+  if (base < 0) throw new Error("setup: the frame pool has no free block");
   for (let j = 0; j < mem.geo.ptes; j++) {
-    const f = allocFrame(mem, FRAME_MAPPED, r, j, 1);
-    mem.store(mem.frameData(f, 0), dataTag + j);
-    mem.store(mem.pte(r, j), makePte(f));
+    makeFolio(mem, base + j, 1, FRAME_MAPPED, r, j, 1, 1);
+    mem.store(mem.frameData(base + j), dataTag + j);
+    mem.store(mem.pte(r, j), makePte(base + j));
   }
-  const gen = (mem.load(mem.region(r, REGION.gen)) + 1) & 0xff;
-  mem.store(mem.region(r, REGION.gen), gen);
-  mem.store(pmdIdx, makeTablePmd(r, gen));
+  mem.store(mem.region(r, REGION.gen), 1);
+  mem.store(mem.pmd(r), makeTablePmd(r));
 }

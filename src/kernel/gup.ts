@@ -1,10 +1,16 @@
 // GUP-fast, one step at a time (mm/gup.c about v6.1: lockless_pages_from_mm ->
-// gup_pgd_range -> gup_pmd_range -> gup_pte_range). Steps G0..G9 as in MODEL.md
-// section 2, then GU (unpin) once the caller is done with a page.
+// gup_pgd_range -> gup_pmd_range -> gup_pte_range / gup_fast_pmd_leaf). Steps
+// G0..G9 as in docs/model.md, then GU (unpin) once the caller is done with a page.
+//
+// The ordering rule every mutator is tested against (the comment above
+// gup_pte_range): the walker pins, THEN re-checks what it read; a mutator
+// clears an entry, THEN checks whether the page is pinned. Either side seeing
+// the other's write is what closes a race; a scenario whose mutator breaks the
+// rule is a race the oracle will see.
 
-import { PMD_TABLE, pmdId, pmdKind, pteFrame, ptePresent } from "../memory/layout.js";
+import { PMD_HUGE, PMD_TABLE, pmdId, pmdKind, pteFrame, ptePresent } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
-import { GUP_PIN_COUNTING_BIAS, putFrame, tryGrab } from "./frames.js";
+import { GUP_PIN_COUNTING_BIAS, headOf, putFolio, tryGrab } from "./frames.js";
 import { irqOff, irqOn } from "./irq.js";
 import { DONE, STEP } from "./steps.js";
 
@@ -17,12 +23,16 @@ export const WALK = {
   BACKOFF_PMD: 2,
   /** G7: pte changed after the pin; ref dropped, stop */
   BACKOFF_PTE: 3,
-  /** G1: pmd is not a pte table (none or huge): slow path */
+  /** G1: pmd is none (or being split): slow path */
   FALLBACK_PMD: 4,
   /** G3: pte not present: slow path */
   FALLBACK_PTE: 5,
   /** G5: refcount was zero (page being freed): slow path */
   FALLBACK_GRAB: 6,
+  /** G6H: the huge pmd changed after the folio was pinned; refs dropped */
+  BACKOFF_LEAF: 7,
+  /** every page of the range returned from a huge pmd (gup_fast_pmd_leaf) */
+  PINNED_HUGE: 8,
 } as const;
 
 export interface GupWalk {
@@ -40,6 +50,9 @@ export interface GupWalk {
   table: number;
   pte: number;
   frame: number;
+  /** the folio head the current refs are held on, and how many (between G5 and G8 or a back-off) */
+  folio: number;
+  refs: number;
   /** whether the current page's ref is held (between G5 and G8 or a back-off) */
   grabbed: boolean;
   /** pages returned (passed G7): frames and their pte indexes */
@@ -66,6 +79,8 @@ export function newWalk(ptes: number): GupWalk {
     table: 0,
     pte: 0,
     frame: -1,
+    folio: -1,
+    refs: 0,
     grabbed: false,
     nr: 0,
     frames: new Int32Array(ptes),
@@ -98,7 +113,7 @@ function afterPin(cpu: Cpu): number {
 }
 
 function backOff(cpu: Cpu, w: GupWalk, result: number): void {
-  if (w.grabbed) putFrame(cpu.mem, w.frame, w.bias);
+  if (w.grabbed) putFolio(cpu.mem, w.folio, w.refs);
   w.grabbed = false;
   w.result = result;
   w.pc = STEP.G9;
@@ -117,10 +132,48 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
     case STEP.G1: {
       w.pmd = mem.load(mem.pmd(w.region));
       cpu.trace(step, w.region, w.start, -1, w.pmd);
-      if (pmdKind(w.pmd) !== PMD_TABLE) {
+      const kind = pmdKind(w.pmd);
+      if (kind === PMD_TABLE) w.pc = STEP.G2;
+      else if (kind === PMD_HUGE) w.pc = STEP.G5H;
+      else {
         w.result = WALK.FALLBACK_PMD;
         w.pc = STEP.G9;
-      } else w.pc = STEP.G2;
+      }
+      break;
+    }
+    case STEP.G5H: {
+      // gup_fast_pmd_leaf: one grab on the folio for every page of the range.
+      w.folio = pmdId(w.pmd);
+      w.refs = (w.end - w.start) * w.bias;
+      const ok = tryGrab(mem, w.folio, w.refs);
+      cpu.trace(step, w.region, w.start, w.folio, ok ? 1 : 0);
+      if (!ok) {
+        w.result = WALK.FALLBACK_GRAB;
+        w.pc = STEP.G9;
+        break;
+      }
+      w.grabbed = true;
+      w.pc = STEP.G6H;
+      break;
+    }
+    case STEP.G6H: {
+      // Unconditional in the kernel (not fix 2): a huge pmd split or zapped
+      // after the grab means the folio may no longer back these addresses.
+      const live = mem.load(mem.pmd(w.region));
+      cpu.trace(step, w.region, w.start, w.folio, live);
+      if (live !== w.pmd) {
+        backOff(cpu, w, WALK.BACKOFF_LEAF);
+        break;
+      }
+      for (let j = w.start; j < w.end; j++) {
+        w.frames[w.nr] = w.folio + j;
+        w.indexes[w.nr] = j;
+        w.nr++;
+      }
+      w.grabbed = false;
+      w.j = w.end;
+      w.result = WALK.PINNED_HUGE;
+      w.pc = STEP.G9;
       break;
     }
     case STEP.G2:
@@ -142,7 +195,9 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
     }
     case STEP.G5: {
       if (cpu.fix.recheckPmdLive) w.pmdLive = mem.load(mem.pmd(w.region));
-      const ok = tryGrab(mem, w.frame, w.bias);
+      w.folio = headOf(mem, w.frame);
+      w.refs = w.bias;
+      const ok = tryGrab(mem, w.folio, w.refs);
       cpu.trace(step, w.region, w.j, w.frame, ok ? 1 : 0);
       if (!ok) {
         w.result = WALK.FALLBACK_GRAB;
@@ -156,7 +211,9 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
     case STEP.G6: {
       // Stops the collapse race (70cbc3cc78a9): if the pin landed after
       // collapse's K6 checked this page, it also landed after K4 cleared the
-      // pmd, so the pmd no longer matches the snapshot and we back off.
+      // pmd, so the pmd no longer matches the snapshot and we back off. It
+      // compares raw values, as pmd_val does: the same table put back (K7, a
+      // failed copy, a THP split) passes it, and only G7 is left (the ABA).
       const live = mem.load(mem.pmd(w.region));
       const expected = cpu.fix.recheckPmdLive ? w.pmdLive : w.pmd;
       cpu.trace(step, w.region, w.j, w.frame, live);
@@ -197,8 +254,13 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
   return step;
 }
 
-/** GU: the caller is done with the k-th returned page: unpin_user_page. */
+/** GU: the caller is done with the k-th returned page: unpin_user_page (on its folio). */
 export function unpinStep(cpu: Cpu, w: GupWalk, k: number): void {
-  putFrame(cpu.mem, w.frames[k], w.bias);
+  putFolio(cpu.mem, headOf(cpu.mem, w.frames[k]), w.bias);
   cpu.trace(STEP.GU, w.region, w.indexes[k], w.frames[k], 0);
+}
+
+/** GU for every page the walk returned. */
+export function unpinAll(cpu: Cpu, w: GupWalk): void {
+  for (let k = 0; k < w.nr; k++) unpinStep(cpu, w, k);
 }

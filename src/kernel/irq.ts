@@ -47,6 +47,39 @@ export function ipiAcked(mem: Memory, target: number, epoch: number): boolean {
   return Atomics.load(mem.i32, mem.cpuA(target, CPU_A.ipiAck)) - epoch >= 0;
 }
 
+/** A broadcast in flight (smp_call_function_many(..., wait=1)): who was sent one, and the ack each must reach. */
+export interface IpiWait {
+  targets: Int32Array;
+  epochs: Int32Array;
+  nTargets: number;
+}
+
+/** The first target whose ack is not in yet, or -1 when every ack is in. */
+export function firstUnacked(mem: Memory, w: IpiWait): number {
+  for (let k = 0; k < w.nTargets; k++)
+    if (!ipiAcked(mem, w.targets[k], w.epochs[k])) return w.targets[k];
+  return -1;
+}
+
+export function allAcked(mem: Memory, w: IpiWait): boolean {
+  return firstUnacked(mem, w) < 0;
+}
+
+/** Send an IPI to each target in w.targets[0 .. n) and record the epochs to wait for. */
+export function ipiBroadcast(cpu: Cpu, w: IpiWait, n: number): void {
+  cpu.ipiBroadcasts++;
+  for (let k = 0; k < n; k++) w.epochs[k] = ipiSend(cpu.mem, cpu.id, w.targets[k]);
+  w.nTargets = n;
+}
+
+/**
+ * The rule for taking an IPI: only with interrupts on (the IRQ-off contract
+ * every IPI-based protection relies on), unless a mutant breaks it.
+ */
+export function canTakeIpi(cpu: Cpu): boolean {
+  return ipiPending(cpu.mem, cpu.id) && (cpu.fix.ipiWhileIrqOff || !irqsOff(cpu.mem, cpu.id));
+}
+
 /**
  * Take a pending IPI if interrupts allow it: run the (empty) handler, publish
  * the ack, wake the sender. Returns true when a handler ran.
@@ -56,7 +89,7 @@ export function ipiTake(cpu: Cpu): boolean {
   const req = Atomics.load(mem.i32, mem.cpuB(cpu.id, CPU_B.ipiReq));
   const ackIdx = mem.cpuA(cpu.id, CPU_A.ipiAck);
   if (req === Atomics.load(mem.i32, ackIdx)) return false;
-  if (irqsOff(mem, cpu.id) && !cpu.fix.ipiWhileIrqOff) return false;
+  if (!cpu.fix.ipiWhileIrqOff && irqsOff(mem, cpu.id)) return false;
   cpu.trace(STEP.IPI, -1, -1, -1, req);
   Atomics.store(mem.i32, ackIdx, req);
   Atomics.add(mem.i32, mem.cpuA(cpu.id, CPU_A.ipiTaken), 1);

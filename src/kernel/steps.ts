@@ -14,6 +14,9 @@ export const STEP = {
   G8: 8, // pages[nr++] = page
   G9: 9, // local_irq_restore
   GU: 10, // unpin_user_page, after the caller is done with the page
+  // the huge-pmd leaf (mm/gup.c gup_fast_pmd_leaf): G1 saw a huge pmd
+  G5H: 11, // try_grab_folio_fast on the pmd's folio, refs = pages
+  G6H: 12, // pmd_val(orig) != pmd_val(*pmdp): drop the refs, back off
   // collapse (mm/khugepaged.c collapse_huge_page)
   K0: 20, // hpage_collapse_scan_pmd: racy pre-scan
   K1: 21, // alloc_charge_hpage
@@ -23,11 +26,14 @@ export const STEP = {
   K5W: 26, // ...and wait for every ack
   K6: 27, // __collapse_huge_page_isolate: one page
   K7: 28, // abort: pmd_populate with the old table
-  K8: 29, // __collapse_huge_page_copy: one page (copy, ptep_clear, free)
+  K8: 29, // __collapse_huge_page_copy: copy one page (copy_mc_user_highpage; may fail)
   K9: 30, // __SetPageUptodate + smp_wmb
   K10: 31, // set_pmd_at: install the huge pmd
   K11: 32, // mmap_write_unlock
-  KR: 33, // reset: split the region back into fresh small pages
+  K8F: 33, // __collapse_huge_page_copy_succeeded: ptep_clear, free one page
+  // THP split (mm/huge_memory.c __split_huge_pmd_locked)
+  KS0: 34, // pmdp_invalidate: the huge pmd is no longer present
+  KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
 } as const;
@@ -53,6 +59,8 @@ export const STEP_TEXT: Record<StepName, string> = {
   G8: "page returned",
   G9: "local_irq_restore",
   GU: "unpin",
+  G5H: "pin the huge folio",
+  G6H: "re-check pmd (pmd leaf)",
   K0: "scan: ptes present, not pinned",
   K1: "allocate huge page",
   K2: "mmap_write_lock",
@@ -61,11 +69,13 @@ export const STEP_TEXT: Record<StepName, string> = {
   K5W: "IPI: all acks in",
   K6: "isolate: page pinned?",
   K7: "abort: restore pmd",
-  K8: "copy, ptep_clear, release page",
+  K8: "copy page",
+  K8F: "ptep_clear, release page",
   K9: "smp_wmb",
   K10: "set_pmd_at: install huge pmd",
   K11: "mmap_write_unlock",
-  KR: "reset to small pages",
+  KS0: "pmdp_invalidate",
+  KS: "split: same table back, subpages mapped",
   IPI: "IPI handler",
 };
 

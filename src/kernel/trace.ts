@@ -1,13 +1,14 @@
 // A traced step as the reports see it: read back from a trace ring or the
-// first-race slot, one decoder for both.
+// first-race slot, one decoder for both, and one reader for a CPU's ring.
 
-import { TRACE } from "../memory/layout.js";
+import type { Memory } from "../memory/layout.js";
+import { CPU_A, TRACE, TRACE_WORDS } from "../memory/layout.js";
 import { STEP_TEXT, type StepName, stepName } from "./steps.js";
 
-export type Role = "collapse" | "gup-fast";
+/** CPU 0 runs the scenario's mutator; every other CPU is a walker (GUP-fast). */
+export type Role = "mutator" | "walker";
 
-/** CPU 0 collapses; every other CPU runs GUP-fast. */
-export const roleOf = (cpu: number): Role => (cpu === 0 ? "collapse" : "gup-fast");
+export const roleOf = (cpu: number): Role => (cpu === 0 ? "mutator" : "walker");
 
 export interface TraceStep {
   cpu: number;
@@ -35,4 +36,27 @@ export function decodeTraceStep(cpu: number, field: (k: number) => number): Trac
     value: field(TRACE.value),
     text: STEP_TEXT[step as StepName] ?? step,
   };
+}
+
+/** A trace entry as raw words (TRACE_WORDS of them), with its CPU. */
+export interface RawEntry {
+  cpu: number;
+  fields: number[];
+}
+
+/** The entries still in CPU `cpu`'s ring, oldest first (`head`: entries it ever wrote). */
+export function readRing(mem: Memory, cpu: number, head?: number): RawEntry[] {
+  const n = head ?? mem.load(mem.cpuA(cpu, CPU_A.traceHead));
+  const ring = mem.geo.traceRing;
+  const out: RawEntry[] = [];
+  for (let i = Math.max(0, n - ring); i < n; i++) {
+    const fields: number[] = [];
+    for (let f = 0; f < TRACE_WORDS; f++) fields.push(mem.load(mem.trace(cpu, i % ring, f)));
+    out.push({ cpu, fields });
+  }
+  return out;
+}
+
+export function decodeRaw(e: RawEntry): TraceStep {
+  return decodeTraceStep(e.cpu, (k) => e.fields[k]);
 }

@@ -10,35 +10,36 @@ const LINE_BYTES = 64;
 
 /** Size of the model: fixed for one run, decided by the main thread. */
 export interface Geometry {
-  /** CPU 0 is collapse, CPUs 1..cpus-1 are GUP-fast. */
+  /** CPU 0 is the scenario's mutator, CPUs 1..cpus-1 are its walkers (GUP-fast). */
   cpus: number;
   /** PMD slots; each maps one PTE table of `ptes` small pages, or one huge page. */
   regions: number;
   /** PTEs per table (the kernel has 512; a few are enough to race). */
   ptes: number;
-  /** Frames in the page allocator. */
+  /**
+   * Frames in the page allocator: a multiple of `ptes`. The allocator hands out
+   * aligned blocks of `ptes` frames, so that a huge page is a folio of `ptes`
+   * contiguous frames (head first), as a THP is.
+   */
   frames: number;
   /** Trace entries each CPU keeps (a ring). */
   traceRing: number;
 }
 
 // ---- PMD and PTE encodings -------------------------------------------------
-// pmd = kind << 28 | gen << 20 | id. A table pmd names its PTE table (the
-// region's own) and a generation that changes on every re-population, so a
-// re-used table never gives a walker the same pmd value back. A huge pmd
-// names the huge frame.
+// pmd = kind << 28 | id, as the kernel's pmd_val is the table's (or the huge
+// page's) address plus flags: nothing else. The same table installed again
+// gives the same value (docs/model.md, "What G6 really compares"): any
+// generation is ghost state in the region's line (REGION.gen), never here.
 export const PMD_NONE = 0;
 export const PMD_TABLE = 1 << 28;
 export const PMD_HUGE = 2 << 28;
 const PMD_KIND_MASK = 3 << 28;
 const PMD_ID_MASK = 0xfffff;
-const PMD_GEN_MASK = 0xff;
 
 export const pmdKind = (pmd: number): number => pmd & PMD_KIND_MASK;
 export const pmdId = (pmd: number): number => pmd & PMD_ID_MASK;
-export const pmdGen = (pmd: number): number => (pmd >>> 20) & PMD_GEN_MASK;
-export const makeTablePmd = (table: number, gen: number): number =>
-  PMD_TABLE | ((gen & PMD_GEN_MASK) << 20) | table;
+export const makeTablePmd = (table: number): number => PMD_TABLE | table;
 export const makeHugePmd = (frame: number): number => PMD_HUGE | frame;
 /** Frame and table ids must fit the pmd id field. */
 export const MAX_PMD_ID = PMD_ID_MASK + 1;
@@ -50,11 +51,11 @@ export const makePte = (frame: number): number => PTE_PRESENT | (frame + 1);
 export const ptePresent = (pte: number): boolean => (pte & PTE_PRESENT) !== 0;
 export const pteFrame = (pte: number): number => (pte & ~PTE_PRESENT) - 1;
 
-// ---- frame states ----------------------------------------------------------
+// ---- frame states (per frame: the allocator's word, and ghost for the oracle) ----
 export const FRAME_FREE = 0;
 /** mapped by a PTE (small) or by a PMD (huge) */
 export const FRAME_MAPPED = 1;
-/** unmapped by collapse (K8) while someone still held a reference */
+/** its pte was cleared by a mutator while its folio lived on (a reference still held) */
 export const FRAME_RELEASED = 2;
 /** allocated as a huge page, not yet installed (K1..K10) */
 export const FRAME_NEW_HUGE = 3;
@@ -73,9 +74,9 @@ export const CTL = {
   /** lockstep: round opened by CPU 0; round whose collapses are all done */
   roundOpen: 3 * LINE_WORDS,
   roundDone: 3 * LINE_WORDS + 1,
-  /** frame allocator cursor and generation counter (CPU 0 only) */
+  /** frame allocator cursor (in blocks) and mutator operation serial (CPU 0 only) */
   allocCursor: 4 * LINE_WORDS,
-  collapseSerial: 4 * LINE_WORDS + 1,
+  opSerial: 4 * LINE_WORDS + 1,
   /** first race slot: 0 free, 1 taken; then its metadata */
   firstRaceTaken: 5 * LINE_WORDS,
   firstRaceCpu: 5 * LINE_WORDS + 1,
@@ -130,30 +131,44 @@ export const CPU_B = {
 const CPU_LINES = 2;
 
 // ---- per-region words (one line each) ----------------------------------------
+// Only `pmd` is kernel state; the rest is the harness's (announce) or ghost
+// state for the oracle and the drawing, never read by the code under test.
 export const REGION = {
   pmd: 0,
   /** lockstep: the round in which this region's trial was last announced */
   announce: 1,
+  /** ghost: bumped each time a table is (re)installed: tells the drawing which install a walker saw */
   gen: 2,
-  /** serial of the last collapse that committed here (K10) */
+  /** ghost: serial of the last mutator operation that committed here (collapse: K10) */
   committed: 3,
-  /** serial of the collapse now running here, 0 if none */
-  collapsing: 4,
+  /** ghost: serial of the mutator operation now running here, 0 if none */
+  inFlight: 4,
 } as const;
 
 // ---- frames ------------------------------------------------------------------
+// A folio is one frame (a small page) or `ptes` contiguous frames (a huge
+// page). Its refcount and mapcount live on its head frame (page_folio); every
+// frame keeps its own head, its own data word and its own ghost words.
 export const FRAME = {
+  /** on the head: references (a mapping holds 1, a FOLL_PIN 1024) */
   refcount: 0,
+  /** on the head: mappings (ptes or a pmd) */
   mapcount: 1,
+  /** FRAME_*: the allocator's word; per frame */
   state: 2,
-  /** region and pte index this frame was mapped at (small) or the region (huge) */
+  /** ghost: region and page index this frame is (or was last) mapped at */
   region: 3,
   index: 4,
-  /** serial of the collapse that unmapped it at K8, 0 if none */
+  /** ghost: serial of the mutator operation that cleared its pte, 0 if none */
   releasedBy: 5,
-  /** data words start here: 1 used by a small page, `ptes` by a huge page */
+  /** compound_head: the folio's head frame (itself for a small page or a head) */
+  head: 6,
+  /** on the head: frames in the folio (1 or ptes) */
+  order: 7,
+  /** the page's one data word */
   data: 8,
 } as const;
+const FRAME_WORDS = 12;
 
 // ---- trace entries -------------------------------------------------------------
 export const TRACE = { clock: 0, step: 1, region: 2, index: 3, frame: 4, value: 5 } as const;
@@ -161,37 +176,29 @@ export const TRACE_WORDS = 6;
 export const FIRST_RACE_MAX_ENTRIES = 512;
 
 // ---- statistics counters (BigInt64, per CPU) -----------------------------------------
+// The harness's own counters; a scenario's outcomes are counted at
+// STAT_OUTCOME_BASE + the outcome's index in its declaration.
 export const STAT = {
   iterations: 0,
   gupCalls: 1,
   pins: 2,
-  backoffPmd: 3,
-  backoffPte: 4,
-  fallbackPmd: 5,
-  fallbackPte: 6,
-  outcomePinned: 7,
-  races: 8,
-  confirmed: 9,
-  undeclared: 10,
-  collapseAttempted: 11,
-  collapseCommitted: 12,
-  collapseAbortedScan: 13,
-  collapseAbortedIsolate: 14,
-  ipiBroadcasts: 15,
-  ipiWaitNs: 16,
-  ipiTaken: 17,
-  resets: 18,
-  spuriousAborts: 19,
-  firstRaceUs: 20,
-  steps: 21,
-  gupNs: 22,
-  collapseNs: 23,
-  fallbackGrab: 24,
-  startUs: 25,
-  roundTrips: 26,
+  /** declared FORBIDDEN outcomes (the races), and those confirmed by data */
+  races: 3,
+  confirmed: 4,
+  /** mutator operations that ran (trial operations and follow-ups) */
+  mutatorOps: 5,
+  ipiBroadcasts: 6,
+  ipiWaitNs: 7,
+  ipiTaken: 8,
+  firstRaceUs: 9,
+  startUs: 10,
+  roundTrips: 11,
 } as const;
 export type StatName = keyof typeof STAT;
-export const STAT_COUNT = 32;
+export const STAT_OUTCOME_BASE = 16;
+/** outcomes a scenario may declare */
+export const MAX_OUTCOMES = 32;
+export const STAT_COUNT = STAT_OUTCOME_BASE + MAX_OUTCOMES;
 const STAT_LINES = Math.ceil((STAT_COUNT * 8) / LINE_BYTES);
 
 /** Offsets of every area, in Int32 words (BigInt stats in 8-byte words). */
@@ -212,7 +219,9 @@ export class Memory {
 
   constructor(geo: Geometry, sab?: SharedArrayBuffer) {
     this.geo = geo;
-    this.frameWords = roundUp(FRAME.data + geo.ptes, 4);
+    if (geo.frames % geo.ptes !== 0)
+      throw new Error(`${geo.frames} frames is not a whole number of ${geo.ptes}-frame blocks`);
+    this.frameWords = FRAME_WORDS;
     let w = CTL_LINES * LINE_WORDS;
     this.cpuBase = w;
     w += geo.cpus * CPU_LINES * LINE_WORDS;
@@ -249,15 +258,15 @@ export class Memory {
   pmd(r: number): number {
     return this.regionBase + r * LINE_WORDS;
   }
-  /** The PTE table of region r (each region owns one table, re-populated with a new gen). */
+  /** Entry j of PTE table `table` (each region owns one table, reinstalled with the same value). */
   pte(table: number, j: number): number {
     return this.tableBase + table * this.geo.ptes + j;
   }
   frame(f: number, field: number): number {
     return this.frameBase + f * this.frameWords + field;
   }
-  frameData(f: number, j: number): number {
-    return this.frameBase + f * this.frameWords + FRAME.data + j;
+  frameData(f: number): number {
+    return this.frameBase + f * this.frameWords + FRAME.data;
   }
   trace(cpu: number, slot: number, field: number): number {
     return this.traceBase + (cpu * this.geo.traceRing + slot) * TRACE_WORDS + field;

@@ -2,7 +2,7 @@
 // inline SVG, no scripts, no fonts or images from the network.
 
 import { environmentLine, headlines, resultTables, type Table } from "./markdown.js";
-import type { BenchResults } from "./results.js";
+import { type BenchResults, partsOf } from "./results.js";
 import {
   barChart,
   colorOf,
@@ -37,7 +37,10 @@ export function charts(res: BenchResults): Chart[] {
           label: x.fix,
           value: x.gupCallsPerSec,
           rme: x.rme.gupCallsPerSec,
-          note: x.fix === "none" ? "baseline" : `${x.vsNone.gupCallsPerSec.toFixed(2)}x none`,
+          note:
+            x.fix === partsOf(res).baseline
+              ? "baseline"
+              : `${x.vsNone.gupCallsPerSec.toFixed(2)}x ${partsOf(res).baseline}`,
         })),
       }),
     },

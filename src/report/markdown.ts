@@ -1,7 +1,7 @@
 // The benchmark results as tables (shared by the Markdown summary and the HTML
 // report) and as a Markdown document. Pure functions of a BenchResults.
 
-import type { BenchResults, Rme, VariantResult } from "./results.js";
+import { type BenchResults, partsOf, type Rme, type VariantResult } from "./results.js";
 import { formatNumber } from "./svg.js";
 
 export interface Table {
@@ -34,12 +34,12 @@ function ratio(x: number, rme: Rme): string {
   return rme === null || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
 }
 
-function variantRow(v: VariantResult, withCpus: boolean): string[] {
+function variantRow(v: VariantResult, withCpus: boolean, baseline: string): string[] {
   const r = v.rme;
   const row = [
     v.fix,
     withRme(v.gupCallsPerSec, r.gupCallsPerSec),
-    v.fix === "none" ? "1" : ratio(v.vsNone.gupCallsPerSec, r.vsNone.gupCallsPerSec),
+    v.fix === baseline ? "1" : ratio(v.vsNone.gupCallsPerSec, r.vsNone.gupCallsPerSec),
     withRme(v.gupLatencyNs.p50, r.gupLatencyNs.p50),
     withRme(v.gupLatencyNs.p99, r.gupLatencyNs.p99),
     withRme(v.collapseLatencyUs.p50, r.collapseLatencyUs.p50),
@@ -79,13 +79,13 @@ export function resultTables(res: BenchResults): Table[] {
       title: `Cost per fix (${cpus} CPUs: 1 collapse + ${cpus - 1} GUP-fast)`,
       note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds; ± is the 95% relative margin of error over rounds; "vs none" is paired per round.`,
       head: VARIANT_HEAD,
-      rows: res.variants.map((v) => variantRow(v, false)),
+      rows: res.variants.map((v) => variantRow(v, false, partsOf(res).baseline)),
     },
     {
       title: "Scaling with CPU count",
       note: `CPU counts past ${res.environment.cores} are oversubscribed (more CPU threads than cores): a target thread may be descheduled when the IPI arrives, as a preempted vCPU is.`,
       head: ["CPUs", ...VARIANT_HEAD],
-      rows: res.scaling.map((v) => variantRow(v, true)),
+      rows: res.scaling.map((v) => variantRow(v, true, partsOf(res).baseline)),
     },
     {
       title: "The floor: harness cost per GUP-fast walk",
@@ -103,17 +103,17 @@ export function resultTables(res: BenchResults): Table[] {
           `${ratio(micro.floorRecheckOverhead.value, micro.floorRecheckOverhead.rme)} floor`,
         ],
         [
-          "harness: gupFastStep loop, fix none, tracing off",
+          `harness: the drivers' walk loop, fix ${partsOf(res).baseline}, tracing off`,
           withRme(micro.harnessNsPerCall.value, micro.harnessNsPerCall.rme),
           `${ratio(micro.harnessOverhead.value, micro.harnessOverhead.rme)} floor`,
         ],
         [
-          "harness, fix recheck (G6 added)",
+          `harness, fix ${partsOf(res).recheck ?? "with G6"} (G6 added)`,
           withRme(micro.recheckNsPerCall.value, micro.recheckNsPerCall.rme),
-          `${ratio(micro.recheckOverhead.value, micro.recheckOverhead.rme)} none`,
+          `${ratio(micro.recheckOverhead.value, micro.recheckOverhead.rme)} ${partsOf(res).baseline}`,
         ],
         [
-          "harness, fix none, tracing on",
+          `harness, fix ${partsOf(res).baseline}, tracing on`,
           withRme(micro.tracedNsPerCall.value, micro.tracedNsPerCall.rme),
           `${ratio(micro.traceOverhead.value, micro.traceOverhead.rme)} untraced`,
         ],
@@ -182,8 +182,10 @@ export function markdownTable(t: Table): string {
 export function headlines(res: BenchResults): string[] {
   const by = (fix: string) => res.variants.find((v) => v.fix === fix);
   const out: string[] = [];
-  const rc = by("recheck");
-  const ipi = by("ipi");
+  const parts = partsOf(res);
+  const base = parts.baseline;
+  const rc = parts.recheck === null ? undefined : by(parts.recheck);
+  const ipi = parts.ipi === null ? undefined : by(parts.ipi);
   const m = res.micro;
   out.push(
     `Harness overhead against the floor: ${ratio(res.harnessOverhead, res.harnessOverheadRme)} (${withRme(m.harnessNsPerCall.value, m.harnessNsPerCall.rme)} ns vs ${withRme(res.floorNsPerCall, res.floorNsPerCallRme)} ns per ${m.ptesPerWalk}-page walk).`,
@@ -191,16 +193,16 @@ export function headlines(res: BenchResults): string[] {
   out.push(
     `The re-check (G6) costs ${ratio(m.floorRecheckOverhead.value, m.floorRecheckOverhead.rme)} per walk at the floor and ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} in the harness, single-threaded` +
       (rc
-        ? `; threaded, recheck runs at ${ratio(rc.vsNone.gupCallsPerSec, rc.rme.vsNone.gupCallsPerSec)} none's GUP-fast throughput.`
+        ? `; threaded, ${rc.fix} runs at ${ratio(rc.vsNone.gupCallsPerSec, rc.rme.vsNone.gupCallsPerSec)} ${base}'s GUP-fast throughput.`
         : "."),
   );
   if (ipi?.ipiWaitUs) {
-    const scal = res.scaling.filter((v) => v.fix === "ipi" && v.ipiWaitUs);
+    const scal = res.scaling.filter((v) => v.fix === ipi.fix && v.ipiWaitUs);
     const range = scal
       .map((v) => `${formatNumber(v.ipiWaitUs?.p50 ?? Number.NaN)} us at ${v.cpus}`)
       .join(", ");
     out.push(
-      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; collapse with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} none's p50 at ${ipi.cpus} CPUs.`,
+      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; collapse with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} ${base}'s p50 at ${ipi.cpus} CPUs.`,
     );
   }
   for (const r of res.racePower.filter((x) => x.firstRaceMs)) {

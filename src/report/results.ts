@@ -108,12 +108,28 @@ export interface RacePowerResult {
   trialTimesMs: (number | null)[];
 }
 
+/** Which fix is the baseline, the re-check and the IPI (results written before scenarios: by their names then). */
+export function partsOf(res: Pick<BenchResults, "settings">): {
+  baseline: string;
+  recheck: string | null;
+  ipi: string | null;
+} {
+  return res.settings.parts ?? { baseline: "none", recheck: "recheck", ipi: "ipi" };
+}
+
 export interface BenchResults {
   tool: "gupstress-bench";
   version: 1;
   quick: boolean;
   environment: Environment;
   settings: {
+    /** the scenario measured (absent in results written before scenarios: gup-vs-collapse) */
+    scenario?: string;
+    /**
+     * Which fix plays which part in the summaries, from the fixes' knobs:
+     * the unprotected baseline, the re-check-only fix and the IPI-only fix.
+     */
+    parts?: { baseline: string; recheck: string | null; ipi: string | null };
     rounds: number;
     runMs: number;
     cpus: number[];

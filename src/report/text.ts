@@ -1,20 +1,21 @@
 // The human summary of a stress run: the outcome histogram with grades,
 // rates, time to the first race, and the first race drawn as an interleaving.
 
-import { findFix } from "../kernel/fixes.js";
 import type { StressResult } from "../run/stress.js";
+import { fixDecl, scenarioByName } from "../scenarios/index.js";
 import { drawInterleaving } from "./interleaving.js";
 
 const n = (x: number): string => Math.round(x).toLocaleString("en-US");
 
 export function formatSummary(r: StressResult): string {
   const out: string[] = [];
-  const fix = findFix(r.fix);
+  const scenario = scenarioByName(r.scenario);
+  const fix = fixDecl(scenario, r.fix);
   out.push(
     `gupstress ${r.scenario}: fix ${r.fix}${fix ? ` (${fix.summary})` : ""}`,
-    `  mode ${r.mode}, ${r.cpus} CPUs (CPU 0 collapse, ${r.cpus - 1} GUP-fast), ${r.regions} regions x ${r.ptes} ptes, seed ${r.seed}`,
+    `  mode ${r.mode}, ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}), ${r.regions} regions x ${r.ptes} ptes, seed ${r.seed}`,
     `  ran ${(r.durationMs / 1000).toFixed(2)} s: ${n(r.iterations)} iterations (${n(r.iterationsPerSec)}/s), ` +
-      `${n(r.gupCalls)} GUP-fast calls, ${n(r.collapses.attempted)} collapses (${n(r.collapses.committed)} committed)`,
+      `${n(r.gupCalls)} GUP-fast calls, ${n(r.mutatorOps.total)} mutator operations (${n(r.mutatorOps.committed)} committed, ${n(r.mutatorOps.followUps)} follow-ups)`,
   );
   if (r.ipi.broadcasts > 0) {
     const per = r.ipi.waitUsTotal / r.ipi.broadcasts;
@@ -31,8 +32,12 @@ export function formatSummary(r: StressResult): string {
   for (const u of r.undeclared) out.push(`    undeclared: ${u}`);
   out.push("");
   if (r.races > 0) {
+    const kinds = Object.entries(r.outcomes)
+      .filter(([, o]) => o.tag === "race" && o.count > 0)
+      .map(([k, o]) => `${n(o.count)} ${k}`)
+      .join(", ");
     out.push(
-      `  RACE: ${n(r.races)} stale pins (${n(r.racesPerMillion)} per million iterations), ` +
+      `  RACE: ${kinds} (${n(r.racesPerMillion)} per million iterations), ` +
         `${n(r.confirmed)} confirmed by data divergence`,
       `  first race after ${r.firstRaceMs?.toFixed(1)} ms`,
     );
@@ -48,11 +53,11 @@ export function formatSummary(r: StressResult): string {
     const fr = r.firstRace;
     out.push(
       "",
-      `  First race: region ${fr.region}, page ${fr.index}, frame ${fr.frame}: CPU ${fr.cpu} pinned it, ` +
-        "collapse released it, the pin outlived the mapping.",
+      `  First race: region ${fr.region}, page ${fr.index}, frame ${fr.frame}: CPU ${fr.cpu} returned it ` +
+        "and still pins it, but the address no longer maps it.",
       "",
       fr.trace.length > 0
-        ? drawInterleaving(fr.trace, { frame: fr.frame })
+        ? drawInterleaving(fr.trace, scenario, { frame: fr.frame })
         : "  (no trace: run without --no-trace to draw the interleaving)",
     );
   }

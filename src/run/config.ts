@@ -4,25 +4,16 @@ import { availableParallelism } from "node:os";
 
 export type Mode = "lockstep" | "freerun";
 
-/** A seeded random spin after a step: fires with probability `prob`, lasts uniform [0, maxNs]. */
-export interface DelaySpec {
-  /** a step name (G1, K8, ...) or "start" (the per-trial start offset) */
-  point: string;
-  maxNs: number;
-  prob: number;
-  /**
-   * Forced instead of random: spin exactly maxNs after the nth time (1-based,
-   * counted from the trial's start) this CPU runs `point`, every trial. The
-   * explorer sets these to replay a counterexample on real threads.
-   */
-  nth?: number;
-}
+import { DEFAULT_SCENARIO, scenarioByName } from "../scenarios/index.js";
+import type { DelaySpec } from "./delay-spec.js";
+
+export type { DelaySpec };
 
 export interface RunConfig {
   scenario: string;
   fix: string;
   mode: Mode;
-  /** CPU 0 is collapse, the rest are GUP-fast */
+  /** CPU 0 runs the scenario's mutator, the rest are GUP-fast */
   cpus: number;
   seed: number;
   /** lockstep: regions per round (the stride); freerun: regions in the address space */
@@ -44,23 +35,13 @@ export interface RunConfig {
   trace: boolean;
   /** test-only fault injection, see src/run/faults.ts */
   fault: string | null;
+  /** lockstep: every walk covers pages [first, first + count) instead of a random range (forced-delay replays) */
+  range?: readonly [number, number];
   /** lockstep: start every trial behind a barrier (default: only when CPUs outnumber cores); forced-delay replays need it */
   trialBarrier?: boolean;
   /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
   sampleEvery: number;
 }
-
-/**
- * Tuned so that --fix none races within milliseconds: a walker's G1 must come
- * before K4 but its pin after K6. The rare long G1 delay outlasts an IPI wait
- * (tens of microseconds), which is what it takes to race past ipi-skip.
- */
-export const DEFAULT_DELAYS: DelaySpec[] = [
-  { point: "start", maxNs: 1500, prob: 1 },
-  { point: "G1", maxNs: 1500, prob: 0.5 },
-  { point: "G1", maxNs: 60_000, prob: 0.02 },
-  { point: "K8", maxNs: 300, prob: 0.5 },
-];
 
 export const LIMITS = {
   cpus: { min: 2, max: 64 },
@@ -72,9 +53,10 @@ export const LIMITS = {
   timeS: { max: 7 * 24 * 3600 },
 } as const;
 
-export function defaultConfig(): RunConfig {
+/** The defaults for a scenario (default gup-vs-collapse): its own delay points. */
+export function defaultConfig(scenario: string = DEFAULT_SCENARIO): RunConfig {
   return {
-    scenario: "gup-vs-collapse",
+    scenario,
     fix: "none",
     mode: "lockstep",
     cpus: Math.max(2, Math.min(LIMITS.cpus.max, availableParallelism())),
@@ -84,7 +66,7 @@ export function defaultConfig(): RunConfig {
     iterations: null,
     timeMs: null,
     untilRace: false,
-    delays: DEFAULT_DELAYS.map((d) => ({ ...d })),
+    delays: scenarioByName(scenario).defaultDelays.map((d) => ({ ...d })),
     stallMs: 2000,
     holdPins: 4,
     trace: true,

@@ -1,46 +1,31 @@
-// The threaded drivers: what one worker thread does as one CPU. They run the
-// kernel's steps back to back, with delay points between them, and take IPIs
-// only where interrupts are on (after G9, between operations, while waiting).
+// The threaded drivers: what one worker thread does as one CPU, for any
+// scenario. CPU 0 runs the scenario's mutator program, the others its walker
+// program; the drivers add only the protocol (rounds, barriers, stop, flush),
+// delay points between steps, and IPIs taken where interrupts are on (after
+// a walk, between operations, while waiting).
 
 import { performance } from "node:perf_hooks";
-import {
-  type Collapse,
-  collapseDone,
-  collapseStep,
-  newCollapse,
-  startCollapse,
-} from "../kernel/collapse.js";
 import { Cpu } from "../kernel/cpu.js";
-import { findFix } from "../kernel/fixes.js";
-import { populateRegion } from "../kernel/frames.js";
-import { type GupWalk, gupFastStep, newWalk, startWalk, unpinStep } from "../kernel/gup.js";
-import { ipiAcked, kick } from "../kernel/irq.js";
-import { BLOCKED, DONE, STEP } from "../kernel/steps.js";
-import { roleOf } from "../kernel/trace.js";
+import { allAcked, firstUnacked, type IpiWait, kick } from "../kernel/irq.js";
+import { BLOCKED } from "../kernel/steps.js";
+import { type RawEntry, readRing, roleOf } from "../kernel/trace.js";
 import {
   CPU_A,
   CTL,
   FAULT_CRASH,
   FAULT_HARNESS,
   FIRST_RACE_MAX_ENTRIES,
-  FRAME,
   type Geometry,
   Memory,
-  PMD_HUGE,
-  pmdKind,
-  REGION,
   STAT,
   STAT_COUNT,
+  STAT_OUTCOME_BASE,
   STOP_GRACEFUL,
   TRACE,
   TRACE_WORDS,
 } from "../memory/layout.js";
-import {
-  collapseOutcomeStat,
-  dataTag,
-  gradeWalk,
-  type Verdict,
-} from "../scenarios/gup-vs-collapse.js";
+import { resolveFix, scenarioByName } from "../scenarios/index.js";
+import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
 import type { RunConfig } from "./config.js";
 import { calibrateSpin, Delays } from "./delay.js";
 import { injectFault } from "./faults.js";
@@ -65,7 +50,7 @@ export interface CpuTask {
 
 export interface CpuReport {
   cpu: number;
-  role: "collapse" | "gup-fast";
+  role: "mutator" | "walker";
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
@@ -77,8 +62,9 @@ export interface CpuReport {
 /** Latency samples in nanoseconds (performance.now() around whole operations). */
 export interface LatencySamples {
   gupNs: number[];
+  /** the mutator's trial operations (phase 0: a collapse) */
   collapseNs: number[];
-  /** from K5 (send) to K5W (every ack in) */
+  /** from an IPI broadcast to its last ack */
   ipiWaitNs: number[];
 }
 
@@ -90,10 +76,43 @@ function sample(into: number[], ns: number): void {
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
+/**
+ * Run one walk to its end, with a delay point after each step; take pending
+ * IPIs once interrupts are back on. The drivers and the bench's harness
+ * figure both run this.
+ */
+export function walkToEnd(
+  cpu: Cpu,
+  walker: WalkerProgram,
+  w: unknown,
+  delays: Delays,
+  waiter: Waiter,
+): void {
+  if (cpu.fix.ipiWhileIrqOff) {
+    while (!walker.done(w)) {
+      delays.after(walker.step(cpu, w));
+      waiter.serviceIpis();
+    }
+  } else {
+    while (!walker.done(w)) delays.after(walker.step(cpu, w));
+  }
+  waiter.serviceIpis();
+}
+
+/** A walk's pages in [first, first + count): the whole region half the time, else a random part. */
+export function pickRange(rng: Rng, ptes: number): [number, number] {
+  if (rng.next() & 1) return [0, ptes];
+  const first = rng.below(ptes);
+  return [first, 1 + rng.below(ptes - first)];
+}
+
 /** Per-CPU state shared by both drivers. */
 class CpuRun {
   readonly mem: Memory;
   readonly cpu: Cpu;
+  readonly scenario: Scenario;
+  readonly mutator: MutatorProgram;
+  readonly walker: WalkerProgram;
   readonly config: RunConfig;
   readonly waiter: Waiter;
   readonly rng: Rng;
@@ -102,7 +121,10 @@ class CpuRun {
   /** local statistics, flushed to shared memory */
   readonly st = new Float64Array(STAT_COUNT);
   readonly undeclared: string[] = [];
-  /** time every Nth GUP-fast call and collapse (0: none) */
+  /** per outcome index: counts as a race (declared FORBIDDEN), or the undeclared catch-all */
+  private readonly race: boolean[];
+  private readonly undeclaredOutcome: number;
+  /** time every Nth GUP-fast call and mutator operation (0: none) */
   readonly sampleEvery: number;
   readonly trialBarrier: boolean;
   readonly idleMs: number;
@@ -116,9 +138,18 @@ class CpuRun {
     this.trialBarrier = task.trialBarrier;
     this.idleMs = task.idleMs;
     this.mem = new Memory(task.geo, task.sab);
-    const fix = findFix(task.config.fix);
-    if (!fix) throw new Error(`unknown fix ${task.config.fix}`);
-    this.cpu = new Cpu(this.mem, task.cpu, fix, task.config.trace);
+    this.scenario = scenarioByName(task.config.scenario);
+    this.mutator = this.scenario.mutator;
+    this.walker = this.scenario.walker;
+    const outcomes = this.scenario.outcomes;
+    this.race = outcomes.map((o) => o.grade === "FORBIDDEN" && o.tag !== "undeclared");
+    this.undeclaredOutcome = outcomes.findIndex((o) => o.tag === "undeclared");
+    this.cpu = new Cpu(
+      this.mem,
+      task.cpu,
+      resolveFix(this.scenario, task.config.fix),
+      task.config.trace,
+    );
     this.waiter = new Waiter(this.cpu, task.config.stallMs, task.spinLimit);
     this.rng = new Rng(task.config.seed, task.cpu);
     this.spinsPerNs = calibrateSpin();
@@ -130,86 +161,126 @@ class CpuRun {
     const mem = this.mem;
     const st = this.st;
     st[STAT.ipiTaken] = mem.load(mem.cpuA(this.cpu.id, CPU_A.ipiTaken));
+    st[STAT.ipiBroadcasts] = this.cpu.ipiBroadcasts;
     for (let s = 0; s < STAT_COUNT; s++) {
       Atomics.store(mem.i64, mem.stat(this.cpu.id, s), BigInt(Math.round(st[s])));
     }
   }
 
-  /** Run one walk to its end, with delay points; take IPIs once interrupts are back on. */
-  walk(w: GupWalk): void {
-    const cpu = this.cpu;
-    const delays = this.delays;
-    const lax = cpu.fix.ipiWhileIrqOff;
+  /** One GUP-fast call, timed every sampleEvery calls. */
+  walk(w: unknown): void {
     const timed = this.sampleEvery > 0 && this.st[STAT.gupCalls] % this.sampleEvery === 0;
     const t0 = timed ? performance.now() : 0;
-    while (w.pc !== DONE) {
-      const s = gupFastStep(cpu, w);
-      delays.after(s);
-      if (lax) this.waiter.serviceIpis();
-    }
+    walkToEnd(this.cpu, this.walker, w, this.delays, this.waiter);
     if (timed) sample(this.samples.gupNs, (performance.now() - t0) * 1e6);
-    this.waiter.serviceIpis();
-    const st = this.st;
-    st[STAT.gupCalls]++;
-    st[STAT.pins] += w.nr;
+    this.st[STAT.gupCalls]++;
+    this.st[STAT.pins] += this.walker.pages(w);
   }
 
-  /** Run one collapse to its end; returns false if a wait for IPI acks was cut short. */
-  collapse(c: Collapse): boolean {
+  /** Run one mutator operation to its end; returns false if a wait for IPI acks was cut short. */
+  operate(op: IpiWait, region: number, phase: number): boolean {
     const cpu = this.cpu;
-    const delays = this.delays;
+    const m = this.mutator;
     const mem = this.mem;
-    const timed = this.sampleEvery > 0 && this.st[STAT.collapseAttempted] % this.sampleEvery === 0;
+    m.start(cpu, op, region, phase);
+    if (m.done(op)) return true;
+    const timed =
+      phase === 0 && this.sampleEvery > 0 && this.st[STAT.mutatorOps] % this.sampleEvery === 0;
     const t0 = timed ? performance.now() : 0;
-    let ipiStart = 0;
-    while (!collapseDone(c)) {
-      const s = collapseStep(cpu, c);
+    let sent = cpu.ipiBroadcasts;
+    let sentAt = 0;
+    let awaiting = false;
+    while (!m.done(op)) {
+      const s = m.step(cpu, op);
       if (s === BLOCKED) {
         const w0 = performance.now();
         const ok = this.waiter.until(
-          () => allAcked(mem, c),
-          () => firstUnacked(mem, c),
+          () => allAcked(mem, op),
+          () => Math.max(0, firstUnacked(mem, op)),
           "IPI acks",
         );
         this.st[STAT.ipiWaitNs] += (performance.now() - w0) * 1e6;
         if (!ok) return false;
         continue;
       }
-      if (s === STEP.K5) {
-        this.st[STAT.ipiBroadcasts]++;
-        if (timed) ipiStart = performance.now();
-      } else if (s === STEP.K5W && timed)
-        sample(this.samples.ipiWaitNs, (performance.now() - ipiStart) * 1e6);
-      delays.after(s);
+      if (cpu.ipiBroadcasts !== sent) {
+        sent = cpu.ipiBroadcasts;
+        sentAt = performance.now();
+        awaiting = timed;
+      } else if (awaiting && allAcked(mem, op)) {
+        sample(this.samples.ipiWaitNs, (performance.now() - sentAt) * 1e6);
+        awaiting = false;
+      }
+      this.delays.after(s);
     }
     if (timed) sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
-    this.st[STAT.collapseAttempted]++;
-    this.st[collapseOutcomeStat(c.result)]++;
+    const outcome = m.outcome(op);
+    if (outcome >= 0) {
+      this.st[STAT.mutatorOps]++;
+      this.st[STAT_OUTCOME_BASE + outcome]++;
+    }
     return true;
   }
 
   /** Count a verdict; the first race of the run is written to the first-race slot. */
-  count(v: Verdict, w: GupWalk): void {
-    this.st[v.stat]++;
-    if (v.stat === STAT.races) {
+  count(v: Verdict, w: unknown): void {
+    this.st[STAT_OUTCOME_BASE + v.outcome]++;
+    if (this.race[v.outcome]) {
+      this.st[STAT.races]++;
       if (v.confirmed) this.st[STAT.confirmed]++;
       this.recordFirstRace(v, w);
-    } else if (v.stat === STAT.undeclared && this.undeclared.length < 8) {
+    } else if (v.outcome === this.undeclaredOutcome && this.undeclared.length < 8) {
       this.undeclared.push(v.detail);
     }
   }
 
-  recordFirstRace(v: Verdict, w: GupWalk): void {
+  /**
+   * Grade a finished walk (pins still held), count it, unpin. A verdict that
+   * waits for a mutator operation in flight is retried until the stall bound
+   * when `wait`; otherwise it is a harness fault. Returns false to stop.
+   */
+  settle(w: unknown, wait: boolean): boolean {
+    const mem = this.mem;
+    const id = this.cpu.id;
+    let v = this.walker.grade(mem, w, id);
+    if (v.outcome < 0) {
+      const ok =
+        wait &&
+        this.waiter.until(
+          () => {
+            v = this.walker.grade(mem, w, id);
+            return v.outcome >= 0;
+          },
+          () => 0,
+          "a mutator operation in flight to commit",
+        );
+      if (!ok) {
+        if (!wait) {
+          raiseFault(mem, FAULT_HARNESS, id, 0, 0);
+          this.undeclared.push(
+            `region ${this.walker.region(w)}: a mutator operation still in flight after the round`,
+          );
+        }
+        return false;
+      }
+    }
+    this.count(v, w);
+    this.walker.release(this.cpu, w);
+    return true;
+  }
+
+  recordFirstRace(v: Verdict, w: unknown): void {
     const mem = this.mem;
     if (Atomics.compareExchange(mem.i32, CTL.firstRaceTaken, 0, 1) !== 0) return;
     const startUs = Number(Atomics.load(mem.i64, mem.stat(0, STAT.startUs)));
     this.st[STAT.firstRaceUs] = Math.max(1, nowUs() - startUs);
+    const region = this.walker.region(w);
     mem.store(CTL.firstRaceCpu, this.cpu.id);
-    mem.store(CTL.firstRaceRegion, w.region);
+    mem.store(CTL.firstRaceRegion, region);
     mem.store(CTL.firstRaceIndex, v.index);
     mem.store(CTL.firstRaceFrame, v.frame);
     mem.store(CTL.firstRaceConfirmed, v.confirmed ? 1 : 0);
-    const entries = raceTrace(mem, this.cpu.id, w);
+    const entries = raceTrace(mem, this.scenario, this.cpu.id, region, this.walker.span(w));
     const n = Math.min(entries.length, FIRST_RACE_MAX_ENTRIES);
     for (let e = 0; e < n; e++) {
       const src = entries[e];
@@ -246,71 +317,56 @@ function firstOffline(mem: Memory): number {
   return -1;
 }
 
-function allAcked(mem: Memory, c: Collapse): boolean {
-  for (let k = 0; k < c.nTargets; k++) if (!ipiAcked(mem, c.targets[k], c.epochs[k])) return false;
-  return true;
-}
-
-function firstUnacked(mem: Memory, c: Collapse): number {
-  for (let k = 0; k < c.nTargets; k++)
-    if (!ipiAcked(mem, c.targets[k], c.epochs[k])) return c.targets[k];
-  return 0;
-}
-
-interface TraceEntry {
-  cpu: number;
-  fields: number[];
-}
-
-/** Read a CPU's ring entries that satisfy `keep`, oldest first. */
-function ringEntries(mem: Memory, cpu: number, keep: (f: number[]) => boolean): TraceEntry[] {
-  const head = mem.load(mem.cpuA(cpu, CPU_A.traceHead));
-  const ring = mem.geo.traceRing;
-  const out: TraceEntry[] = [];
-  for (let i = Math.max(0, head - ring); i < head; i++) {
-    const slot = i % ring;
-    const fields: number[] = [];
-    for (let f = 0; f < TRACE_WORDS; f++) fields.push(mem.load(mem.trace(cpu, slot, f)));
-    if (keep(fields)) out.push({ cpu, fields });
-  }
-  return out;
-}
-
 /**
- * The interleaving of a race: the walker's steps from G0 to G9 and the
- * collapse of the same region that released the stale page, in clock order.
+ * The interleaving of a race: the walker's steps from its first to its last,
+ * and every mutator operation on the same region that overlapped them, in
+ * clock order.
  */
-function raceTrace(mem: Memory, walker: number, w: GupWalk): TraceEntry[] {
-  const mine = ringEntries(
-    mem,
-    walker,
-    (f) => f[TRACE.clock] >= w.startClock && f[TRACE.clock] <= w.endClock,
+function raceTrace(
+  mem: Memory,
+  scenario: Scenario,
+  walker: number,
+  region: number,
+  [from, to]: [number, number],
+): RawEntry[] {
+  const mine = readRing(mem, walker).filter(
+    (e) => e.fields[TRACE.clock] >= from && e.fields[TRACE.clock] <= to,
   );
-  const serial = mem.load(mem.frame(mem.load(CTL.firstRaceFrame), FRAME.releasedBy));
-  const theirs = ringEntries(mem, 0, (f) => f[TRACE.region] === w.region);
-  // Cut out the collapse that released the page: from its K0 to its K11.
-  const k8 = theirs.findIndex(
-    (e) => e.fields[TRACE.step] === STEP.K8 && e.fields[TRACE.value] === serial,
-  );
-  let from = k8;
-  while (from > 0 && theirs[from].fields[TRACE.step] !== STEP.K0) from--;
-  let to = k8;
-  while (to >= 0 && to < theirs.length - 1 && theirs[to].fields[TRACE.step] !== STEP.K11) to++;
-  const collapse = k8 < 0 ? [] : theirs.slice(from, to + 1);
-  return [...mine, ...collapse].sort((a, b) => a.fields[TRACE.clock] - b.fields[TRACE.clock]);
+  const theirs = readRing(mem, 0).filter((e) => e.fields[TRACE.region] === region);
+  // Cut the mutator's entries into operations at their first steps; keep those overlapping the walk.
+  const kept: RawEntry[] = [];
+  let op: RawEntry[] = [];
+  const flushOp = () => {
+    if (op.length === 0) return;
+    const first = op[0].fields[TRACE.clock];
+    const last = op[op.length - 1].fields[TRACE.clock];
+    if (first <= to && last >= from) kept.push(...op);
+    op = [];
+  };
+  for (const e of theirs) {
+    if (scenario.opFirstSteps.includes(e.fields[TRACE.step])) flushOp();
+    op.push(e);
+  }
+  flushOp();
+  return [...mine, ...kept].sort((a, b) => a.fields[TRACE.clock] - b.fields[TRACE.clock]);
+}
+
+function kickAll(mem: Memory): void {
+  for (let c = 1; c < mem.geo.cpus; c++) kick(mem, c);
 }
 
 // ---------------------------------------------------------------------------
 // lockstep: rounds of `regions` independent trials. CPU 0 announces each
-// region's trial; every CPU starts it after its own seeded random offset
-// (litmus7's timebase mode). After the round, each GUP CPU grades its walks
-// with the pins still held, unpins, and CPU 0 resets the regions.
+// region's trial and runs the mutator's operation on it; every CPU starts it
+// after its own seeded random offset (litmus7's timebase mode). After the
+// round, each walker grades its walks with the pins still held and unpins,
+// and CPU 0 runs the follow-up operations (collapse: the split back).
 
-function lockstepCollapse(run: CpuRun): void {
+function lockstepMutator(run: CpuRun): void {
   const mem = run.mem;
   const regions = mem.geo.regions;
   const iterations = run.config.iterations;
-  const c = newCollapse(run.cpu.fix, mem.geo.cpus);
+  const op = run.mutator.create(run.cpu);
   const st = run.st;
   for (let round = 1; ; round++) {
     const enough = iterations !== null && st[STAT.iterations] >= iterations;
@@ -320,7 +376,7 @@ function lockstepCollapse(run: CpuRun): void {
     for (let r = 0; r < regions; r++) {
       if (run.trialBarrier) {
         // Oversubscribed: start each trial together (jcstress's barrier), or a
-        // descheduled GUP CPU arrives after the collapse and only sees a huge pmd.
+        // descheduled walker arrives after the mutator is done and sees nothing.
         const trial = (round - 1) * regions + r + 1;
         const ready = run.waiter.until(
           () => notReady(mem, trial) < 0,
@@ -329,11 +385,10 @@ function lockstepCollapse(run: CpuRun): void {
         );
         if (!ready) return;
       }
-      mem.store(mem.region(r, REGION.announce), round);
+      mem.store(mem.region(r, 1), round);
       kickAll(mem);
       run.delays.start(run.poll);
-      startCollapse(c, r);
-      if (!run.collapse(c)) return;
+      if (!run.operate(op, r, 0)) return;
       st[STAT.iterations]++;
     }
     mem.store(CTL.roundDone, round);
@@ -344,8 +399,9 @@ function lockstepCollapse(run: CpuRun): void {
       "GUP CPUs to finish the round",
     );
     if (!ok) return;
-    for (let r = 0; r < regions; r++) populateRegion(mem, r, dataTag(r, round));
-    st[STAT.resets] += regions;
+    for (let phase = 1; phase < run.scenario.phases; phase++) {
+      for (let r = 0; r < regions; r++) if (!run.operate(op, r, phase)) return;
+    }
     st[STAT.roundTrips]++;
     run.flush();
     injectFault(run.config.fault, run.cpu, round);
@@ -365,15 +421,10 @@ function laggard(mem: Memory, round: number): number {
   return -1;
 }
 
-function kickAll(mem: Memory): void {
-  for (let c = 1; c < mem.geo.cpus; c++) kick(mem, c);
-}
-
-function lockstepGup(run: CpuRun): void {
+function lockstepWalker(run: CpuRun): void {
   const mem = run.mem;
-  const regions = mem.geo.regions;
-  const ptes = mem.geo.ptes;
-  const walks = Array.from({ length: regions }, () => newWalk(ptes));
+  const { regions, ptes } = mem.geo;
+  const walks = Array.from({ length: regions }, () => run.walker.create(ptes));
   const id = run.cpu.id;
   for (let round = 1; ; round++) {
     const open = run.waiter.until(
@@ -388,34 +439,24 @@ function lockstepGup(run: CpuRun): void {
         kick(mem, 0);
       }
       const announced = run.waiter.until(
-        () => mem.load(mem.region(r, REGION.announce)) >= round,
+        () => mem.load(mem.region(r, 1)) >= round,
         () => 0,
         "CPU 0 to announce a trial",
       );
       if (!announced) return;
+      const [first, count] = run.config.range ?? pickRange(run.rng, ptes);
       run.delays.start(run.poll);
-      const w = walks[r];
-      startWalk(w, r, 0, ptes);
-      run.walk(w);
+      run.walker.start(walks[r], r, first, count);
+      run.walk(walks[r]);
       injectFault(run.config.fault, run.cpu, round);
     }
     const done = run.waiter.until(
       () => mem.load(CTL.roundDone) >= round,
       () => 0,
-      "CPU 0 to finish the round's collapses",
+      "CPU 0 to finish the round's operations",
     );
     if (!done) return;
-    for (let r = 0; r < regions; r++) {
-      const w = walks[r];
-      const v = gradeWalk(mem, w, id);
-      if (v.stat < 0) {
-        raiseFault(mem, FAULT_HARNESS, id, 0, STEP.K10);
-        run.undeclared.push(`region ${r}: collapse still in flight after the round`);
-        return;
-      }
-      run.count(v, w);
-      for (let k = 0; k < w.nr; k++) unpinStep(run.cpu, w, k);
-    }
+    for (let r = 0; r < regions; r++) if (!run.settle(walks[r], false)) return;
     run.flush();
     mem.store(mem.cpuA(id, CPU_A.roundAck), round);
     kick(mem, 0);
@@ -423,25 +464,20 @@ function lockstepGup(run: CpuRun): void {
 }
 
 // ---------------------------------------------------------------------------
-// freerun: CPUs loop like real CPUs. Collapse walks the regions over and over
-// (collapsing small ones, resetting huge ones); GUP-fast CPUs pin random
-// ranges and hold the pins for a few more calls before grading and unpinning.
+// freerun: CPUs loop like real CPUs. The mutator walks the regions over and
+// over, each visit the next of its operations on that region (collapse, then
+// split, ...); walkers pin random ranges and hold the pins for a few more
+// calls before grading and unpinning.
 
-function freerunCollapse(run: CpuRun): void {
+function freerunMutator(run: CpuRun): void {
   const mem = run.mem;
   const regions = mem.geo.regions;
-  const c = newCollapse(run.cpu.fix, mem.geo.cpus);
-  const st = run.st;
+  const phases = run.scenario.phases;
+  const visits = new Int32Array(regions);
+  const op = run.mutator.create(run.cpu);
   for (let r = 0, ops = 0; mem.load(CTL.stop) === 0; r = (r + 1) % regions, ops++) {
-    const pmd = mem.load(mem.pmd(r));
-    if (pmdKind(pmd) === PMD_HUGE) {
-      populateRegion(mem, r, dataTag(r, ops));
-      st[STAT.resets]++;
-    } else {
-      run.delays.start(run.poll);
-      startCollapse(c, r);
-      if (!run.collapse(c)) return;
-    }
+    run.delays.start(run.poll);
+    if (!run.operate(op, r, visits[r]++ % phases)) return;
     run.waiter.serviceIpis();
     if ((ops & 63) === 0) {
       run.flush();
@@ -452,30 +488,16 @@ function freerunCollapse(run: CpuRun): void {
   kickAll(mem);
 }
 
-function freerunGup(run: CpuRun): void {
+function freerunWalker(run: CpuRun): void {
   const mem = run.mem;
   const { regions, ptes } = mem.geo;
   const hold = run.config.holdPins;
-  const ring = Array.from({ length: hold + 1 }, () => newWalk(ptes));
+  const ring = Array.from({ length: hold + 1 }, () => run.walker.create(ptes));
   let head = 0;
   let held = 0;
   const st = run.st;
-  const release = (w: GupWalk): boolean => {
-    let v = gradeWalk(mem, w, run.cpu.id);
-    if (v.stat < 0) {
-      // A collapse is between K8 and K10 (or waiting for our IPI ack): let it finish.
-      const ok = run.waiter.until(
-        () => {
-          v = gradeWalk(mem, w, run.cpu.id);
-          return v.stat >= 0;
-        },
-        () => 0,
-        "a collapse in flight to commit",
-      );
-      if (!ok) return false;
-    }
-    run.count(v, w);
-    for (let k = 0; k < w.nr; k++) unpinStep(run.cpu, w, k);
+  const release = (w: unknown): boolean => {
+    if (!run.settle(w, true)) return false;
     st[STAT.iterations]++;
     return true;
   };
@@ -483,9 +505,9 @@ function freerunGup(run: CpuRun): void {
     const w = ring[head];
     head = (head + 1) % ring.length;
     const r = run.rng.below(regions);
-    const start = run.rng.below(ptes);
+    const first = run.rng.below(ptes);
     run.delays.start(run.poll);
-    startWalk(w, r, start, 1 + run.rng.below(ptes - start));
+    run.walker.start(w, r, first, 1 + run.rng.below(ptes - first));
     run.walk(w);
     held++;
     if (held > hold) {
@@ -502,11 +524,11 @@ function freerunGup(run: CpuRun): void {
   for (let k = 0; k < held; k++) {
     if (!release(ring[(head - held + k + ring.length) % ring.length])) return;
   }
-  // Keep answering IPIs until collapse has left: it may be waiting for our ack.
+  // Keep answering IPIs until the mutator has left: it may be waiting for our ack.
   run.waiter.until(
     () => mem.load(CTL.closed) !== 0,
     () => 0,
-    "CPU 0 to finish its last collapse",
+    "CPU 0 to finish its last operation",
   );
 }
 
@@ -520,8 +542,8 @@ export function runCpu(task: CpuTask): CpuReport {
     if (run.attach()) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
-      if (task.cpu === 0) (lockstep ? lockstepCollapse : freerunCollapse)(run);
-      else (lockstep ? lockstepGup : freerunGup)(run);
+      if (task.cpu === 0) (lockstep ? lockstepMutator : freerunMutator)(run);
+      else (lockstep ? lockstepWalker : freerunWalker)(run);
     }
   } catch (e) {
     run.flush();

@@ -20,10 +20,12 @@ import {
   MAX_PMD_ID,
   Memory,
   STAT,
+  STAT_OUTCOME_BASE,
   STOP_ABORT,
   TRACE_WORDS,
 } from "../memory/layout.js";
-import { type Grade, OUTCOMES, SCENARIO, setupRegions } from "../scenarios/gup-vs-collapse.js";
+import { scenarioByName } from "../scenarios/index.js";
+import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import type { RunConfig } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
@@ -54,9 +56,12 @@ export interface StressResult {
   iterationsPerSec: number;
   gupCalls: number;
   pins: number;
-  backoffs: { pmd: number; pte: number };
+  /** walks that backed off after a re-check (outcomes tagged backoff) */
+  backoffs: number;
+  /** walks sent to the slow path (outcomes tagged fallback) */
   fallbacks: number;
-  collapses: { attempted: number; committed: number; aborted: number };
+  /** the mutator's operations: trial operations committed or aborted, follow-ups */
+  mutatorOps: { total: number; committed: number; aborted: number; followUps: number };
   ipi: { broadcasts: number; handlerEntries: number; waitUsTotal: number };
   races: number;
   confirmed: number;
@@ -64,7 +69,9 @@ export interface StressResult {
   /** 95% upper bound on the race probability per iteration when none was seen (3/N) */
   upperBound: number | null;
   firstRaceMs: number | null;
-  outcomes: Record<string, { count: number; grade: Grade; text: string }>;
+  outcomes: Record<string, { count: number; grade: Grade; text: string; tag: OutcomeTag }>;
+  /** outcomes that show the race window was reached (the scenario's window outcomes) */
+  windowHits: number;
   undeclared: string[];
   firstRace: FirstRace | null;
   /** milliseconds from the pool's creation until every CPU was online */
@@ -134,13 +141,13 @@ export function workerFile(): string {
 }
 
 export function geometryFor(config: RunConfig): Geometry {
-  const gup = config.cpus - 1;
-  const held = config.mode === "freerun" ? config.holdPins + 2 : 2;
+  // Lockstep unpins every walk before the round's follow-ups; freerun holds walks across operations.
+  const heldWalks = config.mode === "freerun" ? config.holdPins + 2 : 0;
   return {
     cpus: config.cpus,
     regions: config.regions,
     ptes: config.ptes,
-    frames: config.regions * (config.ptes + 1) * 3 + gup * config.ptes * held + 64,
+    frames: scenarioByName(config.scenario).frames({ ...config, heldWalks }),
     traceRing: config.trace ? 4096 : 16,
   };
 }
@@ -151,8 +158,9 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const geo = geometryFor(config);
   if (geo.frames > MAX_PMD_ID)
     throw new Error(`${geo.frames} frames: a pmd names at most ${MAX_PMD_ID}`);
+  const scenario = scenarioByName(config.scenario);
   const mem = new Memory(geo);
-  setupRegions(mem);
+  scenario.setup(mem);
   const t0 = performance.now();
   if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
     const threads = hooks.pool.options.maxThreads;
@@ -256,8 +264,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   } else if (!hooks.pool) await pool.destroy();
 
   const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
-  const faults = collectFaults(mem, settled, hungCpus);
-  return buildResult(config, mem, {
+  const faults = collectFaults(mem, scenario, settled, hungCpus);
+  return buildResult(config, scenario, mem, {
     durationMs,
     startupMs: startedAt === 0 ? 0 : startedAt - t0,
     reports,
@@ -321,10 +329,12 @@ function lastStepOf(mem: Memory, cpu: number): string {
 
 function collectFaults(
   mem: Memory,
+  scenario: Scenario,
   settled: (CpuReport | Error | undefined)[],
   hung: number[],
 ): CpuFault[] {
   const faults: CpuFault[] = [];
+  const roleOf = (cpu: number) => roleName(scenario, cpu);
   settled.forEach((s, cpu) => {
     if (s instanceof Error) {
       faults.push({
@@ -392,13 +402,35 @@ interface Gathered {
   interrupted: string | null;
 }
 
-function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult {
+/** A CPU's role as the scenario names it ("THP collapse", "GUP-fast"). */
+export function roleName(scenario: Scenario, cpu: number): string {
+  return roleOf(cpu) === "mutator" ? scenario.roles.mutator : scenario.roles.walker;
+}
+
+function buildResult(
+  config: RunConfig,
+  scenario: Scenario,
+  mem: Memory,
+  g: Gathered,
+): StressResult {
   const total = (s: number) => mem.statTotal(s);
   const iterations = total(STAT.iterations);
   const races = total(STAT.races);
   const outcomes: StressResult["outcomes"] = {};
-  for (const o of OUTCOMES)
-    outcomes[o.key] = { count: total(o.stat), grade: o.grade, text: o.text };
+  const tagged = (tag: OutcomeTag, actor?: string) =>
+    scenario.outcomes.reduce(
+      (n, o, i) =>
+        o.tag === tag && (actor === undefined || o.actor === actor)
+          ? n + total(STAT_OUTCOME_BASE + i)
+          : n,
+      0,
+    );
+  let windowHits = 0;
+  scenario.outcomes.forEach((o, i) => {
+    const count = total(STAT_OUTCOME_BASE + i);
+    outcomes[o.key] = { count, grade: o.grade, text: o.text, tag: o.tag };
+    if (o.window) windowHits += count;
+  });
   const firstRace = readFirstRace(mem);
   const firstRaceUs = firstRace
     ? Number(Atomics.load(mem.i64, mem.stat(firstRace.cpu, STAT.firstRaceUs)))
@@ -411,7 +443,7 @@ function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult 
         ? g.faults.map((f) => `CPU ${f.cpu} (${f.role}) ${f.kind}: ${f.message}`).join("; ")
         : "harness fault";
   return {
-    scenario: SCENARIO,
+    scenario: scenario.name,
     fix: config.fix,
     mode: config.mode,
     cpus: config.cpus,
@@ -423,12 +455,13 @@ function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult 
     iterationsPerSec: g.durationMs > 0 ? Math.round((iterations / g.durationMs) * 1000) : 0,
     gupCalls: total(STAT.gupCalls),
     pins: total(STAT.pins),
-    backoffs: { pmd: total(STAT.backoffPmd), pte: total(STAT.backoffPte) },
-    fallbacks: total(STAT.fallbackPmd) + total(STAT.fallbackPte) + total(STAT.fallbackGrab),
-    collapses: {
-      attempted: total(STAT.collapseAttempted),
-      committed: total(STAT.collapseCommitted),
-      aborted: total(STAT.collapseAbortedScan) + total(STAT.collapseAbortedIsolate),
+    backoffs: tagged("backoff"),
+    fallbacks: tagged("fallback"),
+    mutatorOps: {
+      total: total(STAT.mutatorOps),
+      committed: tagged("committed", "mutator"),
+      aborted: tagged("aborted", "mutator"),
+      followUps: tagged("follow-up", "mutator"),
     },
     ipi: {
       broadcasts: total(STAT.ipiBroadcasts),
@@ -441,6 +474,7 @@ function buildResult(config: RunConfig, mem: Memory, g: Gathered): StressResult 
     upperBound: races === 0 && iterations > 0 ? 3 / iterations : null,
     firstRaceMs: firstRace ? round(firstRaceUs / 1000) : null,
     outcomes,
+    windowHits,
     undeclared: g.reports.flatMap((r) => r.undeclared),
     firstRace,
     startupMs: round(g.startupMs),

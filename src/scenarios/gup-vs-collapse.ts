@@ -1,16 +1,25 @@
-// Scenario: GUP-fast against THP collapse (MODEL.md sections 1 and 6).
-// Its initial state, the outcomes it can produce with their grades, and the
-// oracle that tells them apart by looking at memory alone: the oracle never
-// sees which fix is running.
+// Scenario: GUP-fast against THP collapse (docs/model.md, "The race" and
+// "What counts as a race"). The mutator collapses a region's small pages into
+// a huge page (K0..K11), then splits it back into the same table (KS0, KS);
+// the walkers pin ranges of its pages. The oracle grades each walk from
+// memory alone, pins still held: it never sees which fix is running.
 
-import { COLLAPSE } from "../kernel/collapse.js";
-import { populateRegion } from "../kernel/frames.js";
-import { WALK } from "../kernel/gup.js";
+import {
+  COLLAPSE,
+  type Collapse,
+  collapseDone,
+  collapseNext,
+  collapseStep,
+  newCollapse,
+  startCollapse,
+} from "../kernel/collapse.js";
+import { setupRegion } from "../kernel/frames.js";
+import { type GupWalk, gupFastStep, newWalk, startWalk, unpinAll, WALK } from "../kernel/gup.js";
+import { allAcked } from "../kernel/irq.js";
+import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
 import {
   FRAME,
-  FRAME_MAPPED,
-  FRAME_RELEASED,
   PMD_HUGE,
   PMD_TABLE,
   pmdId,
@@ -18,209 +27,444 @@ import {
   pteFrame,
   ptePresent,
   REGION,
-  STAT,
 } from "../memory/layout.js";
+import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
 
-export const SCENARIO = "gup-vs-collapse";
-
-export type Grade = "ACCEPTABLE" | "ACCEPTABLE_INTERESTING" | "FORBIDDEN";
-
-export interface OutcomeDecl {
-  key: string;
-  grade: Grade;
-  /** the statistics counter that counts it */
-  stat: number;
-  text: string;
-}
-
-/** Every outcome this scenario declares. Anything else the oracle sees is "undeclared": FORBIDDEN. */
-export const OUTCOMES: readonly OutcomeDecl[] = [
+const OUTCOMES: readonly OutcomeDecl[] = [
   {
     key: "stale-pin",
     grade: "FORBIDDEN",
-    stat: STAT.races,
+    actor: "walker",
+    tag: "race",
     text: "GUP-fast returned a page that a committed collapse released",
+  },
+  {
+    key: "wrong-page",
+    grade: "FORBIDDEN",
+    actor: "walker",
+    tag: "race",
+    text: "GUP-fast returned a page that belongs to another address",
   },
   {
     key: "pinned",
     grade: "ACCEPTABLE",
-    stat: STAT.outcomePinned,
+    actor: "walker",
+    tag: "pinned",
     text: "every page pinned, all still mapped",
+  },
+  {
+    key: "pinned-huge",
+    grade: "ACCEPTABLE",
+    actor: "walker",
+    tag: "pinned",
+    text: "every page pinned through a huge pmd (gup_fast_pmd_leaf)",
   },
   {
     key: "backoff-pmd",
     grade: "ACCEPTABLE_INTERESTING",
-    stat: STAT.backoffPmd,
+    actor: "walker",
+    tag: "backoff",
+    window: true,
     text: "back-off at G6: pmd changed after the pin",
+  },
+  {
+    key: "backoff-pmd-leaf",
+    grade: "ACCEPTABLE_INTERESTING",
+    actor: "walker",
+    tag: "backoff",
+    window: true,
+    text: "back-off at G6H: the huge pmd changed after the folio was pinned",
   },
   {
     key: "backoff-pte",
     grade: "ACCEPTABLE_INTERESTING",
-    stat: STAT.backoffPte,
+    actor: "walker",
+    tag: "backoff",
+    window: true,
     text: "back-off at G7: pte changed after the pin",
   },
   {
     key: "fallback-pmd",
     grade: "ACCEPTABLE",
-    stat: STAT.fallbackPmd,
-    text: "no pte table at G1 (none or huge): slow path",
+    actor: "walker",
+    tag: "fallback",
+    text: "no pmd at G1 (cleared by collapse or split): slow path",
   },
   {
     key: "fallback-pte",
     grade: "ACCEPTABLE",
-    stat: STAT.fallbackPte,
+    actor: "walker",
+    tag: "fallback",
     text: "pte not present at G3: slow path",
   },
   {
     key: "fallback-grab",
     grade: "ACCEPTABLE",
-    stat: STAT.fallbackGrab,
+    actor: "walker",
+    tag: "fallback",
     text: "refcount zero at G5 (page being freed): slow path",
   },
   {
     key: "collapse-committed",
     grade: "ACCEPTABLE",
-    stat: STAT.collapseCommitted,
+    actor: "mutator",
+    tag: "committed",
     text: "collapse installed the huge pmd (K10)",
   },
   {
     key: "collapse-aborted-scan",
     grade: "ACCEPTABLE",
-    stat: STAT.collapseAbortedScan,
+    actor: "mutator",
+    tag: "aborted",
     text: "collapse not tried: the K0 scan saw a pinned or missing page",
   },
   {
     key: "collapse-aborted-pin",
     grade: "ACCEPTABLE_INTERESTING",
-    stat: STAT.collapseAbortedIsolate,
-    text: "collapse aborted by a pin at K6, pmd restored (K7)",
+    actor: "mutator",
+    tag: "aborted",
+    window: true,
+    text: "collapse aborted by a pin at K6, same table put back (K7)",
+  },
+  {
+    key: "collapse-aborted-copy",
+    grade: "ACCEPTABLE",
+    actor: "mutator",
+    tag: "aborted",
+    text: "copy_mc failed at K8, same table put back (K7)",
+  },
+  {
+    key: "collapse-aborted-alloc",
+    grade: "ACCEPTABLE",
+    actor: "mutator",
+    tag: "aborted",
+    text: "no free huge page at K1 (alloc_charge_hpage failed)",
+  },
+  {
+    key: "thp-split",
+    grade: "ACCEPTABLE",
+    actor: "mutator",
+    tag: "follow-up",
+    text: "the huge pmd split back into the same table (KS)",
   },
   {
     key: "undeclared",
     grade: "FORBIDDEN",
-    stat: STAT.undeclared,
+    actor: "walker",
+    tag: "undeclared",
     text: "an outcome this scenario does not declare",
   },
 ];
 
-export const OUTCOME_KEYS = OUTCOMES.map((o) => o.key);
+const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
+const STALE = O("stale-pin");
+const WRONG = O("wrong-page");
+const UNDECLARED = O("undeclared");
 
-const byStat = new Map(OUTCOMES.map((o) => [o.stat, o]));
-export function outcomeOfStat(stat: number): OutcomeDecl | undefined {
-  return byStat.get(stat);
-}
-
-/** Build the initial state: every region a pte table of fresh small pages. */
-export function setupRegions(mem: Memory): void {
-  for (let r = 0; r < mem.geo.regions; r++) populateRegion(mem, r, dataTag(r, 0));
-}
-
-/** The data word a fresh small page gets: differs per region and round. */
-export function dataTag(region: number, round: number): number {
-  return ((round & 0x7fff) << 16) | ((region & 0xff) << 8);
-}
-
-/** The stat counter of a collapse result. */
-export function collapseOutcomeStat(result: number): number {
-  switch (result) {
-    case COLLAPSE.COMMITTED:
-      return STAT.collapseCommitted;
-    case COLLAPSE.ABORTED_SCAN:
-    case COLLAPSE.NOT_TABLE:
-      return STAT.collapseAbortedScan;
-    case COLLAPSE.ABORTED_ISOLATE:
-      return STAT.collapseAbortedIsolate;
-    default:
-      return STAT.undeclared;
-  }
-}
-
-const WALK_STAT: Record<number, number> = {
-  [WALK.PINNED]: STAT.outcomePinned,
-  [WALK.BACKOFF_PMD]: STAT.backoffPmd,
-  [WALK.BACKOFF_PTE]: STAT.backoffPte,
-  [WALK.FALLBACK_PMD]: STAT.fallbackPmd,
-  [WALK.FALLBACK_PTE]: STAT.fallbackPte,
-  [WALK.FALLBACK_GRAB]: STAT.fallbackGrab,
+const WALK_OUTCOME: Record<number, number> = {
+  [WALK.PINNED]: O("pinned"),
+  [WALK.PINNED_HUGE]: O("pinned-huge"),
+  [WALK.BACKOFF_PMD]: O("backoff-pmd"),
+  [WALK.BACKOFF_LEAF]: O("backoff-pmd-leaf"),
+  [WALK.BACKOFF_PTE]: O("backoff-pte"),
+  [WALK.FALLBACK_PMD]: O("fallback-pmd"),
+  [WALK.FALLBACK_PTE]: O("fallback-pte"),
+  [WALK.FALLBACK_GRAB]: O("fallback-grab"),
 };
 
-/** What a walk returned to its caller, as the oracle needs it. */
-export interface WalkRecord {
-  region: number;
-  result: number;
-  nr: number;
-  frames: ArrayLike<number>;
-  indexes: ArrayLike<number>;
-  /** refcount each returned page holds for this walk */
-  bias: number;
-}
+const COLLAPSE_OUTCOME: Record<number, number> = {
+  [COLLAPSE.COMMITTED]: O("collapse-committed"),
+  [COLLAPSE.ABORTED_SCAN]: O("collapse-aborted-scan"),
+  [COLLAPSE.NOT_TABLE]: O("collapse-aborted-scan"),
+  [COLLAPSE.ABORTED_ISOLATE]: O("collapse-aborted-pin"),
+  [COLLAPSE.ABORTED_COPY]: O("collapse-aborted-copy"),
+  [COLLAPSE.ABORTED_ALLOC]: O("collapse-aborted-alloc"),
+  [COLLAPSE.SPLIT]: O("thp-split"),
+  [COLLAPSE.IDLE]: -1,
+};
 
-export interface Verdict {
-  /** a STAT counter of OUTCOMES, or -1 when it cannot be decided yet (a collapse in flight) */
-  stat: number;
-  /** the first stale frame and its pte index, -1 if none */
-  frame: number;
-  index: number;
-  confirmed: boolean;
-  /** for undeclared outcomes: what was seen */
-  detail: string;
-}
-
-/** Where address (region, j) points now: [frame, data word index], or null. */
-export function translate(mem: Memory, region: number, j: number): [number, number] | null {
+/** Where address (region, j) points now: its frame, or -1. */
+export function translate(mem: Memory, region: number, j: number): number {
   const pmd = mem.load(mem.pmd(region));
-  if (pmdKind(pmd) === PMD_HUGE) return [pmdId(pmd), j];
-  if (pmdKind(pmd) !== PMD_TABLE) return null;
+  if (pmdKind(pmd) === PMD_HUGE) return pmdId(pmd) + j;
+  if (pmdKind(pmd) !== PMD_TABLE) return -1;
   const pte = mem.load(mem.pte(pmdId(pmd), j));
-  return ptePresent(pte) ? [pteFrame(pte), 0] : null;
+  return ptePresent(pte) ? pteFrame(pte) : -1;
 }
 
 let confirmSerial = 0;
 
 /**
- * Grade one walk whose pins are still held (MODEL.md section 6). A page is a
- * stale pin when the walk returned it, still pins it, and a collapse that
- * committed unmapped it. Each one is confirmed the way selftests/mm/cow.c
- * checks pins: write through the current mapping, read through the pin.
+ * Grade one walk whose pins are still held. Every returned page must still be
+ * mapped at its own address, or have been unmapped by something the GUP
+ * contract allows. A page a committed collapse released is a stale pin; a
+ * page that belongs to another address is a wrong page. Each is confirmed the
+ * way selftests/mm/cow.c checks pins: write through the current mapping of
+ * the address, read through the pin.
  */
-export function gradeWalk(mem: Memory, w: WalkRecord, writerId: number): Verdict {
+export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
   for (let k = 0; k < w.nr; k++) {
     const f = w.frames[k];
     const j = w.indexes[k];
-    const ref = mem.load(mem.frame(f, FRAME.refcount));
-    if (ref < w.bias) {
-      return undeclared(`frame ${f} lost its pin (refcount ${ref})`);
+    const head = mem.load(mem.frame(f, FRAME.head));
+    const ref = mem.load(mem.frame(head, FRAME.refcount));
+    if (ref < w.bias) return undeclared(`frame ${f} lost its pin (refcount ${ref})`);
+    const now = translate(mem, w.region, j);
+    if (now === f) continue;
+    const inFlight = mem.load(mem.region(w.region, REGION.inFlight));
+    const ours =
+      mem.load(mem.frame(f, FRAME.region)) === w.region &&
+      mem.load(mem.frame(f, FRAME.index)) === j;
+    let outcome = STALE;
+    if (!ours) outcome = WRONG;
+    else {
+      const serial = mem.load(mem.frame(f, FRAME.releasedBy));
+      const committed = mem.load(mem.region(w.region, REGION.committed));
+      if (serial === 0 || committed - serial < 0) {
+        if (inFlight !== 0) return pending();
+        return undeclared(
+          serial === 0
+            ? `frame ${f} is not mapped at page ${j}, and nothing released it`
+            : `frame ${f} released by operation ${serial}, which never committed`,
+        );
+      }
     }
-    const state = mem.load(mem.frame(f, FRAME.state));
-    if (state === FRAME_MAPPED) continue;
-    if (state !== FRAME_RELEASED) return undeclared(`pinned frame ${f} in state ${state}`);
-    const serial = mem.load(mem.frame(f, FRAME.releasedBy));
-    // Unmapped by something that is not collapse: the GUP contract allows it.
-    if (serial === 0) continue;
-    const committed = mem.load(mem.region(w.region, REGION.committed));
-    if (committed - serial < 0) {
-      if (mem.load(mem.region(w.region, REGION.collapsing)) === serial) return pending();
-      return undeclared(`frame ${f} released by collapse ${serial}, which never committed`);
+    if (now < 0) {
+      if (inFlight !== 0) return pending();
+      return undeclared(`page ${j} of region ${w.region} maps nothing after the operations`);
     }
-    const where = translate(mem, w.region, j);
-    if (where === null) return pending();
     const tag = (0x40000000 | (writerId << 22) | (++confirmSerial & 0x3fffff)) >>> 0;
-    mem.store(mem.frameData(where[0], where[1]), tag);
-    const throughPin = mem.load(mem.frameData(f, 0));
-    const confirmed = throughPin !== (tag | 0) && where[0] !== f;
-    if (!confirmed)
-      return undeclared(`frame ${f} released by collapse ${serial} but still sees writes`);
-    return { stat: STAT.races, frame: f, index: j, confirmed: true, detail: "" };
+    mem.store(mem.frameData(now), tag);
+    const confirmed = mem.load(mem.frameData(f)) !== (tag | 0);
+    if (!confirmed) return undeclared(`frame ${f} is not mapped at page ${j} but sees its writes`);
+    return { outcome, frame: f, index: j, confirmed: true, detail: "" };
   }
-  const stat = WALK_STAT[w.result];
-  if (stat === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { stat, frame: -1, index: -1, confirmed: false, detail: "" };
+  const outcome = WALK_OUTCOME[w.result];
+  if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
+  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
 }
 
 function undeclared(detail: string): Verdict {
-  return { stat: STAT.undeclared, frame: -1, index: -1, confirmed: false, detail };
+  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
 }
 
 function pending(): Verdict {
-  return { stat: -1, frame: -1, index: -1, confirmed: false, detail: "" };
+  return { outcome: -1, frame: -1, index: -1, confirmed: false, detail: "" };
 }
+
+/** The data word a fresh small page gets: differs per region. */
+export function dataTag(region: number): number {
+  return (region & 0x7fff) << 8;
+}
+
+const page = (s: { index: number }) => (s.index >= 0 ? ` page ${s.index}` : "");
+
+const pmdText = (v: number): string =>
+  v === 0 ? "none" : pmdKind(v) === PMD_HUGE ? `huge, folio ${pmdId(v)}` : `table ${pmdId(v)}`;
+
+function describe(s: { step: string; index: number; frame: number; value: number; text: string }) {
+  switch (s.step) {
+    case "G1":
+      return `G1 read pmd (${pmdText(s.value)})`;
+    case "G3":
+      return `G3 read pte${page(s)}${s.frame >= 0 ? ` -> frame ${s.frame}` : " (none)"}`;
+    case "G5":
+      return `G5 pin${page(s)} (frame ${s.frame})${s.value === 0 ? ": refcount 0, fail" : ""}`;
+    case "G5H":
+      return `G5H pin huge folio ${s.frame}${s.value === 0 ? ": refcount 0, fail" : ""}`;
+    case "G6":
+      return `G6 re-check pmd${page(s)} (${pmdText(s.value)})`;
+    case "G6H":
+      return `G6H re-check huge pmd (${pmdText(s.value)})`;
+    case "G7":
+      return `G7 re-check pte${page(s)}`;
+    case "G8":
+      return `G8 return${page(s)}`;
+    case "K0":
+      return `K0 scan: ${s.value === 1 ? "all present, none pinned" : "pinned or missing"}`;
+    case "K4":
+      return "K4 pmdp_collapse_flush: clear pmd";
+    case "K5":
+      return `K5 IPI broadcast to ${s.value} CPU${s.value === 1 ? "" : "s"}`;
+    case "K5W":
+      return "K5 all acks in";
+    case "K6":
+      return `K6 isolate${page(s)}: ${s.value < 0 ? "pte none: abort" : s.value > 0 ? `pinned (${s.value} extra refs): abort` : "not pinned"}`;
+    case "K7":
+      return `K7 abort: pmd_populate the same table (${pmdText(s.value)})`;
+    case "K8":
+      return `K8 copy${page(s)}${s.value === 0 ? ": copy_mc failed" : ""}`;
+    case "K8F":
+      return `K8F ptep_clear${page(s)}, release frame ${s.frame}`;
+    case "K10":
+      return "K10 install huge pmd";
+    case "KS0":
+      return "KS0 split: pmdp_invalidate";
+    case "KS":
+      return `KS split: subpages into the same table (${pmdText(s.value)})`;
+    case "IPI":
+      return "IPI handler (ack)";
+    default:
+      return `${s.step} ${s.text}`;
+  }
+}
+
+export const gupVsCollapse: Scenario = {
+  name: "gup-vs-collapse",
+  summary: "GUP-fast against khugepaged's THP collapse and the split that follows (70cbc3cc78a9)",
+  roles: { mutator: "THP collapse", walker: "GUP-fast" },
+  fixes: [
+    {
+      name: "none",
+      summary: "no IPI, no G6: arm64 before the fix",
+      expect: "race",
+      minCpus: 2,
+      knobs: {},
+    },
+    {
+      name: "ipi",
+      summary: "fix 1: IPI to the GUP CPUs at K5, wait for every ack (ppc hash, x86 native)",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { ipi: "gup" },
+    },
+    {
+      name: "recheck",
+      summary: "fix 2: G6 re-checks the pmd after the pin (70cbc3cc78a9)",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { recheckPmd: true },
+    },
+    {
+      name: "upstream",
+      summary: "mainline today: G6, plus an IPI to all CPUs after K4 (2ba99c5e0881)",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { ipi: "all", recheckPmd: true },
+    },
+    {
+      name: "ipi-skip",
+      summary: "fix 1, but each broadcast skips one target (KVM PV flush): the race returns",
+      expect: "race",
+      minCpus: 2,
+      knobs: { ipi: "gup", ipiSkipOne: true },
+    },
+  ],
+  mutants: [
+    {
+      id: "g6-live-pmd",
+      fix: "recheck~recheckPmdLive=true",
+      text: "G6 compares with a live pmd read just before the pin, not the G1 snapshot",
+    },
+    {
+      id: "g6-before-pin",
+      fix: "recheck~recheckBeforePin=true",
+      text: "G6 runs before G5 (the pin) instead of after it",
+    },
+    { id: "g6-dropped", fix: "recheck~recheckPmd=false", text: "G6 dropped: fix 2 undone" },
+    {
+      id: "ipi-no-wait",
+      fix: "ipi~ipiWait=false",
+      text: "K5 sends the IPIs but does not wait for the acks",
+    },
+    {
+      id: "ipi-irq-off",
+      fix: "ipi~ipiWhileIrqOff=true",
+      text: "GUP CPUs take IPIs while interrupts are off (G0..G9)",
+    },
+    {
+      id: "ipi-before-k4",
+      fix: "ipi~ipiBeforeClear=true",
+      text: "the IPI is sent (and acked) before K4 clears the pmd",
+    },
+    { id: "ipi-dropped", fix: "ipi~ipi=none", text: "no IPI at K5: fix 1 undone" },
+    {
+      id: "ipi-skip-one",
+      fix: "ipi~ipiSkipOne=true",
+      text: "each broadcast skips one GUP CPU, rotating (3 CPUs: a real skip, not an empty broadcast)",
+      cpus: 3,
+    },
+    {
+      id: "k6-before-k4",
+      fix: "recheck~isolateBeforeClear=true",
+      text: "fix 2 with K6 (isolate) before K4 (clear pmd)",
+    },
+    {
+      id: "k6-before-k4-ipi",
+      fix: "ipi~isolateBeforeClear=true",
+      text: "fix 1 with K6 (isolate) before K4 (clear pmd) and the IPI",
+    },
+    {
+      id: "k6-first-page-only",
+      fix: "upstream~checkFirstPageOnly=true",
+      text: "mainline with K0 and K6 checking only the region's first page: caught only by walks that start past it",
+    },
+    {
+      id: "g7-dropped",
+      fix: "recheck~recheckPte=false",
+      text: "fix 2 without the G7 pte re-check: the split puts the same table back, G6 passes (the ABA)",
+      mode: "freerun",
+    },
+    {
+      id: "upstream-ipi-before-k4",
+      fix: "upstream~ipiBeforeClear=true",
+      text: "mainline with its IPI sent before K4",
+      equivalent:
+        "G6 still sees the pmd cleared by K4; the IPI guards page-table freeing, which this scenario never does",
+    },
+    {
+      id: "upstream-no-wait",
+      fix: "upstream~ipiWait=false",
+      text: "mainline's IPI without waiting for the acks",
+      equivalent: "G6 and G7 close the collapse race; the IPI guards page-table freeing",
+    },
+    {
+      id: "g7-dropped-ipi",
+      fix: "ipi~recheckPte=false",
+      text: "fix 1 without the G7 pte re-check",
+      equivalent:
+        "K6 waits for every walker that read the table to leave, and the split maps the same subpages a walker's huge-pmd pin holds: no pte a walker read changes under it",
+    },
+  ],
+  outcomes: OUTCOMES,
+  defaultDelays: [
+    { point: "start", maxNs: 1500, prob: 1 },
+    { point: "G1", maxNs: 1500, prob: 0.5 },
+    { point: "G1", maxNs: 60_000, prob: 0.02 },
+    { point: "K8", maxNs: 300, prob: 0.5 },
+  ],
+  phases: 2,
+  opFirstSteps: [STEP.K0, STEP.KS0],
+  frames({ cpus, regions, ptes, heldWalks }) {
+    // Each region: the folio it maps, the huge page a collapse is filling, and
+    // the block its last collapse released while a walk of this round pins it;
+    // each walk held across operations may keep one more released block alive.
+    return (regions * 3 + (cpus - 1) * heldWalks + 4) * ptes;
+  },
+  setup(mem) {
+    for (let r = 0; r < mem.geo.regions; r++) setupRegion(mem, r, dataTag(r));
+  },
+  mutator: {
+    create: (cpu) => newCollapse(cpu.fix, cpu.mem.geo.cpus),
+    start: (cpu, op, region, phase) => startCollapse(cpu, op as Collapse, region, phase),
+    step: (cpu, op) => collapseStep(cpu, op as Collapse),
+    done: (op) => collapseDone(op as Collapse),
+    next: (op) => collapseNext(op as Collapse),
+    blocked: (mem, op) => collapseNext(op as Collapse) === STEP.K5W && !allAcked(mem, op),
+    outcome: (op) => COLLAPSE_OUTCOME[(op as Collapse).result] ?? UNDECLARED,
+  },
+  walker: {
+    create: (ptes) => newWalk(ptes),
+    start: (w, region, first, count) => startWalk(w as GupWalk, region, first, count),
+    step: (cpu, w) => gupFastStep(cpu, w as GupWalk),
+    done: (w) => (w as GupWalk).pc === DONE,
+    next: (w) => (w as GupWalk).pc,
+    grade: (mem, w, writerId) => gradeWalk(mem, w as GupWalk, writerId),
+    release: (cpu, w) => unpinAll(cpu, w as GupWalk),
+    pages: (w) => (w as GupWalk).nr,
+    region: (w) => (w as GupWalk).region,
+    span: (w) => [(w as GupWalk).startClock, (w as GupWalk).endClock],
+  },
+  describe,
+  explore: { ptes: 3, maxPtes: 8, maxCpus: 4 },
+};

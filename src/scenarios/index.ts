@@ -1,0 +1,61 @@
+// The registry: every scenario by name. Workers resolve a scenario (and a
+// fix, or a weakened fix "base~knob=value") by name, the way the command line does.
+
+import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
+import { gupVsCollapse } from "./gup-vs-collapse.js";
+import type { Scenario } from "./scenario.js";
+
+export const SCENARIOS: readonly Scenario[] = [gupVsCollapse];
+
+export const DEFAULT_SCENARIO = gupVsCollapse.name;
+
+export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+
+/** A scenario by name; throws an Error naming the accepted ones. */
+export function scenarioByName(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (s === undefined)
+    throw new Error(`unknown scenario '${name}' (accepted: ${SCENARIO_NAMES.join(", ")})`);
+  return s;
+}
+
+/** A fix of a scenario, or a weakened one, or a mutant's id; throws an Error saying what is wrong. */
+export function resolveFix(scenario: Scenario, name: string): Fix {
+  const mutant = scenario.mutants.find((m) => m.id === name);
+  const fix = parseFix(scenario.fixes, mutant?.fix ?? name);
+  if (typeof fix === "string") throw new Error(fix);
+  return fix;
+}
+
+/** The declaration a fix name (or weakened fix) starts from. */
+export function fixDecl(scenario: Scenario, name: string): FixDecl | undefined {
+  return scenario.fixes.find((f) => f.name === name.split("~", 1)[0]);
+}
+
+/**
+ * Which fix plays which part in the cost summaries, read from the knobs (never
+ * from a name): the first declared fix is the unprotected baseline; the
+ * re-check is the first clean fix with G6 and no IPI; the IPI is the first
+ * clean fix with an IPI and no G6.
+ */
+export function fixParts(scenario: Scenario): {
+  baseline: string;
+  recheck: string | null;
+  ipi: string | null;
+} {
+  const clean = scenario.fixes
+    .filter((d) => d.expect === "clean")
+    .map((d) => resolveFix(scenario, d.name));
+  return {
+    baseline: scenario.fixes[0].name,
+    recheck: clean.find((f) => f.recheckPmd && f.ipi === "none")?.name ?? null,
+    ipi: clean.find((f) => f.ipi !== "none" && !f.recheckPmd)?.name ?? null,
+  };
+}
+
+/** What a fix is expected to give: its declaration's word; a mutant is expected to race unless equivalent. */
+export function expectationOf(scenario: Scenario, name: string): "race" | "clean" {
+  const mutant = scenario.mutants.find((m) => m.id === name || m.fix === name);
+  if (mutant !== undefined) return mutant.equivalent === undefined ? "race" : "clean";
+  return fixDecl(scenario, name)?.expect ?? "clean";
+}
