@@ -18,9 +18,9 @@ function fakeRun(over: {
     cpus,
     durationMs: 500,
     gupCalls: over.gupCalls,
-    backoffs: { pmd: 3, pte: 1 },
+    backoffs: 4,
     fallbacks: over.fallbacks ?? over.gupCalls / 2,
-    collapses: { attempted: 1000, committed: 900, aborted: 100 },
+    mutatorOps: { total: 1000, committed: 900, aborted: 100, followUps: 0 },
     ipi: { broadcasts: 0, handlerEntries: over.ipiNs ? 500 : 0, waitUsTotal: 0 },
     samples: {
       gupNs: [100, 200, 300, 400, 500],

@@ -6,11 +6,13 @@ import { gupstress } from "./run-cli.js";
 
 describe("bad input: one line, exit 2, no stack trace", () => {
   const cases: [string[], RegExp][] = [
-    [["stress", "--bogus"], /unknown flag --bogus \(accepted: --fix, /],
+    [["stress", "--bogus"], /unknown flag --bogus \(accepted: --scenario, --fix, /],
     [
       ["stress", "--fix", "nope"],
-      /--fix 'nope' is not one of: none, ipi, recheck, upstream, ipi-skip, all/,
+      /--fix: unknown fix 'nope' \(accepted: none, ipi, recheck, upstream, ipi-skip/,
     ],
+    [["stress", "--fix", "recheck~nosuch=true"], /unknown knob 'nosuch'/],
+    [["stress", "--scenario", "nope"], /--scenario 'nope' is not one of: gup-vs-collapse/],
     [
       ["stress", "--cpus", "1"],
       /--cpus 1 is out of range \(accepted: a whole number from 2 to 64\)/,
@@ -43,7 +45,7 @@ describe("bad input: one line, exit 2, no stack trace", () => {
         "--hold",
         "64",
       ],
-      /needs 1,064,896 frames, more than a pmd can name/,
+      /frames, more than a pmd can name/,
     ],
   ];
   for (const [args, message] of cases) {
@@ -111,8 +113,9 @@ describe("results and exit codes", () => {
       "gupCalls",
       "pins",
       "backoffs",
+      "mutatorOps",
+      "windowHits",
       "fallbacks",
-      "collapses",
       "races",
       "confirmed",
       "firstRaceMs",
@@ -123,8 +126,9 @@ describe("results and exit codes", () => {
       expect(j).toHaveProperty(k);
     }
     expect(j.seed).toBe(3);
-    expect(j.backoffs).toHaveProperty("pmd");
-    expect(j.collapses).toHaveProperty("aborted");
+    expect(j.scenario).toBe("gup-vs-collapse");
+    expect(typeof j.backoffs).toBe("number");
+    expect(j.mutatorOps).toHaveProperty("aborted");
     expect(j.races).toBeGreaterThan(0);
     expect(j.outcomes["stale-pin"]).toEqual(expect.objectContaining({ grade: "FORBIDDEN" }));
     expect(j.firstRace.trace[0]).toEqual(
@@ -138,8 +142,29 @@ describe("results and exit codes", () => {
     for (const k of ["node", "v8", "cpuModel", "cores"]) expect(j.environment).toHaveProperty(k);
   });
 
-  it("a race under the default --expect clean exits 1, and the summary draws the race", () => {
+  it("a race under --expect clean exits 1, and the summary draws the race", () => {
     const r = gupstress([
+      "stress",
+      "--fix",
+      "none",
+      "--expect",
+      "clean",
+      "--cpus",
+      "2",
+      "--time",
+      "30",
+      "--until-race",
+      "--quiet",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/RACE: [\d,]+ stale-pin/);
+    expect(r.stdout).toMatch(/CPU 0: THP collapse\s+CPU 1: GUP-fast/);
+    expect(r.stdout).toMatch(/K4 pmdp_collapse_flush/);
+    expect(r.stdout).toMatch(/NOT as expected/);
+  });
+
+  it("a single fix is held to its own expectation by default: none must race, recheck must not", () => {
+    const none = gupstress([
       "stress",
       "--fix",
       "none",
@@ -150,11 +175,8 @@ describe("results and exit codes", () => {
       "--until-race",
       "--quiet",
     ]);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/RACE: [\d,]+ stale pins/);
-    expect(r.stdout).toMatch(/CPU 0: THP collapse\s+CPU 1: GUP-fast/);
-    expect(r.stdout).toMatch(/K4 pmdp_collapse_flush/);
-    expect(r.stdout).toMatch(/NOT as expected/);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/expected race\): as expected/);
   });
 
   it("a clean fix under --expect clean exits 0", () => {
@@ -181,11 +203,11 @@ describe("soak", () => {
     expect(j.ok).toBe(true);
     expect(j.races).toBe(0);
     expect(j.totals.map((t: { fix: string; mode: string }) => `${t.fix}/${t.mode}`)).toEqual([
-      "recheck/lockstep",
       "ipi/lockstep",
+      "recheck/lockstep",
       "upstream/lockstep",
-      "recheck/freerun",
       "ipi/freerun",
+      "recheck/freerun",
       "upstream/freerun",
     ]);
     expect(j.iterations).toBeGreaterThan(0);

@@ -118,7 +118,7 @@ describe("gupstress explore", () => {
     const text = t.out.join("");
     expect(text).toMatch(/complete/);
     expect(text).toMatch(/CPU 0: THP collapse/);
-    expect(text).toMatch(/replay: gupstress explore --replay v1\/none\/c2\/p3\//);
+    expect(text).toMatch(/replay: gupstress explore --replay v2\/gup-vs-collapse\/none\/c2\/p3\//);
   });
 
   it("--expect race on a clean fix: exit 1", async () => {
@@ -141,7 +141,7 @@ describe("gupstress explore", () => {
       expect(j).toHaveProperty(k);
     }
     expect(j.complete).toBe(true);
-    expect(j.counterexample.replay).toMatch(/^v1\/ipi-skip\//);
+    expect(j.counterexample.replay).toMatch(/^v2\/gup-vs-collapse\/ipi-skip\//);
     expect(j.counterexample.trace.length).toBeGreaterThan(10);
   });
 
@@ -152,7 +152,12 @@ describe("gupstress explore", () => {
     const t = io();
     expect(await exploreCommand(["--replay", replay, "--expect", "race"], t.io)).toBe(0);
     expect(t.out.join("")).toMatch(/stale-pin/);
-    for (const bad of ["v1/none/c2/p3/Z", "garbage", "v1/none/c2/p3/A"]) {
+    for (const bad of [
+      "v1/none/c2/p3/Z",
+      "garbage",
+      "v2/gup-vs-collapse/none/c2/p3/w0+3/A",
+      "v2/gup-vs-collapse/none/c2/p3/w0+3/A2000000000",
+    ]) {
       const b = io();
       expect(await exploreCommand(["--replay", bad], b.io), bad).toBe(2);
       expect(b.err.join("").trim().split("\n"), bad).toHaveLength(1);

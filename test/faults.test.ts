@@ -29,15 +29,15 @@ describe("faults", () => {
     expect(r.code).toBe(3);
     expect(Date.now() - t0).toBeLessThan(10_000);
     const j = json(r.stdout);
-    expect(j.aborted).toMatch(/CPU 1 \(gup-fast\) crash: injected fault/);
+    expect(j.aborted).toMatch(/CPU 1 \(GUP-fast\) crash: injected fault/);
     expect(j.faults[0]).toEqual(
-      expect.objectContaining({ cpu: 1, role: "gup-fast", kind: "crash" }),
+      expect.objectContaining({ cpu: 1, role: "GUP-fast", kind: "crash" }),
     );
     expect(j.faults[0].stack).toMatch(/injectFault/);
     expect(j.iterations).toBeGreaterThan(0); // what was measured before the fault is kept
   });
 
-  it("collapse throws: named as CPU 0 (collapse); exit 3", () => {
+  it("collapse throws: named as CPU 0 (THP collapse); exit 3", () => {
     const r = gupstress([
       "stress",
       "--fix",
@@ -51,7 +51,7 @@ describe("faults", () => {
       "--quiet",
     ]);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/ABORTED: CPU 0 \(collapse\) crash: injected fault/);
+    expect(r.stdout).toMatch(/ABORTED: CPU 0 \(THP collapse\) crash: injected fault/);
   });
 
   it("a CPU that hangs with interrupts off never acks the IPI: named, with its last step, within 2 s of detection", () => {
@@ -74,7 +74,7 @@ describe("faults", () => {
     const wallMs = Date.now() - t0;
     expect(r.code).toBe(3);
     const j = json(r.stdout);
-    expect(j.aborted).toMatch(/CPU 1 \(gup-fast\) .*did not answer CPU 0 .*\(interrupts off\)/);
+    expect(j.aborted).toMatch(/CPU 1 \(GUP-fast\) .*did not answer CPU 0 .*\(interrupts off\)/);
     expect(j.faults[0].lastStep).toMatch(/^(G\d|IPI|GU)$/);
     // startup + the 400 ms stall bound + at most 2 s to end the run
     expect(wallMs).toBeLessThan(6_000);
@@ -102,7 +102,7 @@ describe("faults", () => {
     expect(r.code).toBe(3);
     expect(Date.now() - t0).toBeLessThan(6_000);
     expect(json(r.stdout).aborted).toMatch(
-      /CPU 1 \(gup-fast\) stopped answering.*\(interrupts off\)/,
+      /CPU 1 \(GUP-fast\) stopped answering.*\(interrupts off\)/,
     );
   });
 

@@ -4,8 +4,15 @@
 
 import { describe, expect, it } from "vitest";
 import { mutantsCommand } from "../src/cli/explore-command.js";
-import { MUTANTS, runMutants } from "../src/explore/mutants.js";
-import { type Fix, findFix } from "../src/kernel/fixes.js";
+import { allMutants, runMutants } from "../src/explore/mutants.js";
+import { type Fix, parseFix } from "../src/kernel/fixes.js";
+import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
+
+const MUTANTS = allMutants().map((m) => m.mutant);
+const findFix = (name: string) => {
+  const f = parseFix(gupVsCollapse.fixes, name);
+  return typeof f === "string" ? undefined : f;
+};
 
 function io() {
   const out: string[] = [];
@@ -25,13 +32,15 @@ describe("mutants", () => {
       expect(fix, m.id).toBeDefined();
       expect(base, m.id).toBeDefined();
       const changed = (Object.keys(base as Fix) as (keyof Fix)[]).filter(
-        (k) => k !== "name" && (fix as Fix)[k] !== (base as Fix)[k],
+        (k) => k !== "name" && k !== "summary" && (fix as Fix)[k] !== (base as Fix)[k],
       );
       expect(changed, m.id).toHaveLength(1);
     }
   });
 
-  it("findFix refuses knobs and values that do not exist", () => {
+  it("parseFix refuses knobs and values that do not exist, and says why", () => {
+    expect(parseFix(gupVsCollapse.fixes, "recheck~noSuchKnob=true")).toMatch(/unknown knob/);
+    expect(parseFix(gupVsCollapse.fixes, "nosuch")).toMatch(/unknown fix/);
     expect(findFix("recheck~noSuchKnob=true")).toBeUndefined();
     expect(findFix("recheck~recheckPmd=maybe")).toBeUndefined();
     expect(findFix("nosuch~recheckPmd=true")).toBeUndefined();
@@ -46,11 +55,17 @@ describe("mutants", () => {
       expect(r.explorer.complete, r.id).toBe(true);
       if (r.expected === "caught") {
         expect(r.explorer.caught, r.id).toBe(true);
-        expect(r.explorer.replay, r.id).toMatch(/^v1\//);
+        expect(r.explorer.replay, r.id).toMatch(/^v2\/gup-vs-collapse\//);
       } else expect(r.explorer.violations, r.id).toBe(0);
       expect(r.stress).toBeNull();
     }
     expect(rows.filter((r) => r.expected === "caught").length).toBeGreaterThanOrEqual(7);
+    // The same table coming back (the split) is what kills fix 2 without G7, and
+    // a walk that starts past page 0 is what kills a collapse that checks one page.
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    expect(byId["g7-dropped"].explorer.caught).toBe(true);
+    expect(byId["k6-first-page-only"].explorer.caught).toBe(true);
+    expect(byId["k6-first-page-only"].explorer.replay).not.toMatch(/\/w0\+3\//);
   });
 
   it("a short stress run catches the mutants that open a wide window", async () => {
@@ -70,13 +85,16 @@ describe("mutants", () => {
   it("gupstress mutants --json: one object, exit 0 when every mutant is as expected", async () => {
     const t = io();
     const code = await mutantsCommand(
-      ["--only", "g6-live-pmd", "--only", "g7-dropped", "--stress-seconds", "0", "--json"],
+      ["--only", "g6-live-pmd", "--only", "upstream-no-wait", "--stress-seconds", "0", "--json"],
       t.io,
     );
     expect(code).toBe(0);
     const body = JSON.parse(t.out.join(""));
     expect(body.ok).toBe(true);
-    expect(body.mutants.map((m: { id: string }) => m.id)).toEqual(["g6-live-pmd", "g7-dropped"]);
+    expect(body.mutants.map((m: { id: string }) => m.id)).toEqual([
+      "g6-live-pmd",
+      "upstream-no-wait",
+    ]);
     expect(body.caughtByExplorer).toBe(1);
     expect(body.equivalent).toBe(1);
   });

@@ -7,8 +7,8 @@ import { Cpu } from "../src/kernel/cpu.js";
 import { WALK } from "../src/kernel/gup.js";
 import { ipiTake, irqsOff } from "../src/kernel/irq.js";
 import { BLOCKED, STEP } from "../src/kernel/steps.js";
-import { FRAME, FRAME_RELEASED, PMD_HUGE, pmdKind, STAT } from "../src/memory/layout.js";
-import { gradeWalk } from "../src/scenarios/gup-vs-collapse.js";
+import { FRAME, FRAME_RELEASED, PMD_HUGE, PMD_TABLE, pmdKind } from "../src/memory/layout.js";
+import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
 import { lab } from "./lab.js";
 
 describe("the seed interleaving", () => {
@@ -26,7 +26,8 @@ describe("the seed interleaving", () => {
     l.G("G5"); // pin the page
     l.G("G7"); // pte unchanged
     l.G("G8");
-    l.K("K8"); // copy, ptep_clear, release: the pin keeps the page alive, unmapped
+    l.K("K8"); // copy the page
+    l.K("K8F"); // ptep_clear, release: the pin keeps the page alive, unmapped
     l.K("K9");
     l.K("K10"); // install the huge pmd
     l.K("K11");
@@ -36,10 +37,39 @@ describe("the seed interleaving", () => {
     const f = l.walk.frames[0];
     expect(l.mem.load(l.mem.frame(f, FRAME.state))).toBe(FRAME_RELEASED);
     expect(pmdKind(l.mem.load(l.mem.pmd(0)))).toBe(PMD_HUGE);
-    const v = gradeWalk(l.mem, l.walk, 1);
-    expect(v.stat).toBe(STAT.races);
+    const v = gupVsCollapse.walker.grade(l.mem, l.walk, 1);
+    expect(gupVsCollapse.outcomes[v.outcome].key).toBe("stale-pin");
     expect(v.confirmed).toBe(true);
     expect(v.frame).toBe(f);
+    // The split puts the same table back with the same pmd value: still a stale pin.
+    const pmdBefore = l.collapse.oldPmd;
+    l.op(1);
+    l.K("KS0");
+    l.K("KS");
+    expect(l.mem.load(l.mem.pmd(0))).toBe(pmdBefore);
+    expect(pmdKind(pmdBefore)).toBe(PMD_TABLE);
+    expect(l.grade()).toBe("stale-pin");
+  });
+
+  it("the ABA: G6 alone passes when the split puts the same table back; G7 still backs off", () => {
+    for (const [fix, want] of [
+      ["recheck~recheckPte=false", "stale-pin"],
+      ["recheck", "backoff-pte"],
+    ] as const) {
+      const l = lab(fix);
+      for (const s of ["G0", "G1", "G2", "G3"]) l.G(s);
+      for (const s of ["K0", "K1", "K2", "K4", "K6", "K8"]) l.K(s);
+      l.G("G5"); // pinned after K6 checked the page
+      for (const s of ["K8F", "K9", "K10", "K11"]) l.K(s);
+      l.op(1);
+      l.K("KS0");
+      l.K("KS"); // the same table, the same pmd value as at G1
+      l.G("G6"); // passes: pmd_val compares equal
+      if (want === "backoff-pte") l.G("G7");
+      else l.G("G8");
+      l.G("G9");
+      expect(l.grade(), fix).toBe(want);
+    }
   });
 
   it("fix recheck: G6 sees the cleared pmd after the pin and backs off", () => {
@@ -54,9 +84,9 @@ describe("the seed interleaving", () => {
     // the reference taken at G5 was dropped again
     expect(l.mem.load(l.mem.frame(f, FRAME.refcount))).toBe(pinned - l.walk.bias);
     l.G("G9");
-    for (const s of ["K8", "K9", "K10", "K11"]) l.K(s);
+    for (const s of ["K8", "K8F", "K9", "K10", "K11"]) l.K(s);
     expect(l.walk.nr).toBe(0);
-    expect(gradeWalk(l.mem, l.walk, 1).stat).toBe(STAT.backoffPmd);
+    expect(l.grade()).toBe("backoff-pmd");
   });
 
   it("fix ipi: collapse cannot pass K5 while the walker has interrupts off; K6 then sees the pin", () => {
@@ -80,7 +110,7 @@ describe("the seed interleaving", () => {
     l.K("K7"); // the pmd gets its old value back
     expect(l.collapse.result).toBe(COLLAPSE.ABORTED_ISOLATE);
     expect(l.walk.result).toBe(WALK.PINNED);
-    expect(gradeWalk(l.mem, l.walk, 1).stat).toBe(STAT.outcomePinned);
+    expect(l.grade()).toBe("pinned");
   });
 
   it("ipi-skip with 3 CPUs: the skipped CPU is never waited for, and the race returns", () => {
@@ -94,8 +124,8 @@ describe("the seed interleaving", () => {
     expect(l.K("K5W")).toBe(STEP.K5W);
     l.K("K6");
     for (const s of ["G5", "G7", "G8"]) l.G(s);
-    for (const s of ["K8", "K9", "K10", "K11"]) l.K(s);
+    for (const s of ["K8", "K8F", "K9", "K10", "K11"]) l.K(s);
     l.G("G9");
-    expect(gradeWalk(l.mem, l.walk, 1).stat).toBe(STAT.races);
+    expect(l.grade()).toBe("stale-pin");
   });
 });

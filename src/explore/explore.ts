@@ -16,6 +16,7 @@ import {
   exhaustive,
   type Found,
   type Model,
+  ReplayError,
   replay,
   type SearchResult,
   sample,
@@ -168,6 +169,7 @@ export function explore(opt: ExploreOptions): ExploreReport {
   };
   let cexRanges: [number, number][] = [];
   choices.forEach((ranges, k) => {
+    if (opt.strategy !== "exhaustive" && k >= opt.runs) return;
     const model = new KernelModel({ scenario, fix, cpus: opt.cpus, ptes: opt.ptes, ranges });
     const part =
       opt.strategy === "exhaustive"
@@ -175,7 +177,7 @@ export function explore(opt: ExploreOptions): ExploreReport {
         : {
             ...opt,
             seed: opt.seed + k,
-            runs: Math.ceil(opt.runs / choices.length),
+            runs: Math.floor(opt.runs / choices.length) + (k < opt.runs % choices.length ? 1 : 0),
           };
     const r = search(model, part);
     total.explored += r.explored;
@@ -329,9 +331,19 @@ function completeV1(model: Model, actions: number[]): number[] {
   return out;
 }
 
+/** Run a schedule's actions from the start, each checked to be enabled (ReplayError if not). */
 function replayPrefix(model: Model, actions: readonly number[]): void {
   model.reset();
-  for (const act of actions) model.apply(act);
+  const en: number[] = [];
+  for (let i = 0; i < actions.length; i++) {
+    const n = model.enabled(en);
+    if (!en.slice(0, n).includes(actions[i])) {
+      throw new ReplayError(
+        `replay diverged at action ${i + 1}: ${encodeSchedule([actions[i]])} is not enabled (enabled: ${encodeSchedule(en.slice(0, n)) || "none"})`,
+      );
+    }
+    model.apply(actions[i]);
+  }
 }
 
 /** Run a replay string again from scratch, tracing every step. */

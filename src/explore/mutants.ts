@@ -83,10 +83,14 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
     const exploreMs = performance.now() - t0;
     let stress: MutantRow["stress"] = null;
     if (opt.stressSeconds > 0) {
-      const mode = m.mode ?? "lockstep";
+      const mode = m.stress?.mode ?? "lockstep";
+      const base = defaultConfig(scenario.name);
       const config = {
-        ...defaultConfig(scenario.name),
+        ...base,
         mode,
+        regions: m.stress?.regions ?? base.regions,
+        holdPins: m.stress?.holdPins ?? base.holdPins,
+        delays: [...base.delays, ...(m.stress?.delays ?? [])],
         fix: m.fix,
         cpus,
         seed: opt.seed,

@@ -170,11 +170,17 @@ function finish(c: Collapse, result: number): void {
   c.pc = c.len;
 }
 
-/** A new operation serial (ghost: names who released a frame and who committed). */
+/**
+ * A new operation serial (ghost: names who released a frame and who
+ * committed). The region is marked in flight before the serial moves on, so
+ * that an oracle reading the serial, then the mark, then the page table, then
+ * the serial again cannot miss an operation (only the mutator CPU writes both).
+ */
 function begin(cpu: Cpu, c: Collapse): void {
   const mem = cpu.mem;
-  c.serial = Atomics.add(mem.i32, CTL.opSerial, 1) + 1;
+  c.serial = mem.load(CTL.opSerial) + 1;
   mem.store(mem.region(c.region, REGION.inFlight), c.serial);
+  mem.store(CTL.opSerial, c.serial);
 }
 
 /**

@@ -17,6 +17,7 @@ export class Cpu {
 
   private readonly i32: Int32Array;
   private readonly lastStepIdx: number;
+  private readonly ring: number;
 
   constructor(mem: Memory, id: number, fix: Fix, tracing = true) {
     this.mem = mem;
@@ -25,6 +26,7 @@ export class Cpu {
     this.tracing = tracing;
     this.i32 = mem.i32;
     this.lastStepIdx = mem.cpuA(id, CPU_A.lastStep);
+    this.ring = mem.ringLength(id);
   }
 
   /** Stamp a step with the global clock and put it in this CPU's ring; returns the clock (-1 untraced). */
@@ -47,7 +49,7 @@ export class Cpu {
     const mem = this.mem;
     const i32 = this.i32;
     const clock = Atomics.add(i32, CTL.clock, 1);
-    const slot = this.traceHead % mem.geo.traceRing;
+    const slot = this.traceHead % this.ring;
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.clock), clock);
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.step), step);
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.region), region);

@@ -47,7 +47,7 @@ export interface RawEntry {
 /** The entries still in CPU `cpu`'s ring, oldest first (`head`: entries it ever wrote). */
 export function readRing(mem: Memory, cpu: number, head?: number): RawEntry[] {
   const n = head ?? mem.load(mem.cpuA(cpu, CPU_A.traceHead));
-  const ring = mem.geo.traceRing;
+  const ring = mem.ringLength(cpu);
   const out: RawEntry[] = [];
   for (let i = Math.max(0, n - ring); i < n; i++) {
     const fields: number[] = [];

@@ -22,8 +22,14 @@ export interface Geometry {
    * contiguous frames (head first), as a THP is.
    */
   frames: number;
-  /** Trace entries each CPU keeps (a ring). */
+  /** Trace entries each walker CPU keeps (a ring). */
   traceRing: number;
+  /**
+   * Trace entries CPU 0 (the mutator) keeps; default traceRing. Larger, since
+   * a race is drawn when its walk is graded, which freerun does several walks
+   * later, while the mutator has gone on stepping.
+   */
+  mutatorRing?: number;
 }
 
 // ---- PMD and PTE encodings -------------------------------------------------
@@ -213,6 +219,8 @@ export class Memory {
   readonly tableBase: number;
   readonly frameBase: number;
   readonly traceBase: number;
+  /** CPU 0's ring length (the others': geo.traceRing) */
+  readonly mutatorRing: number;
   readonly firstRaceBase: number;
   /** in BigInt64 words */
   readonly statBase64: number;
@@ -232,7 +240,8 @@ export class Memory {
     this.frameBase = w;
     w += roundUp(geo.frames * this.frameWords, LINE_WORDS);
     this.traceBase = w;
-    w += roundUp(geo.cpus * geo.traceRing * TRACE_WORDS, LINE_WORDS);
+    this.mutatorRing = geo.mutatorRing ?? geo.traceRing;
+    w += roundUp((this.mutatorRing + (geo.cpus - 1) * geo.traceRing) * TRACE_WORDS, LINE_WORDS);
     this.firstRaceBase = w;
     w += roundUp(FIRST_RACE_MAX_ENTRIES * (TRACE_WORDS + 2), LINE_WORDS);
     this.statBase64 = w / 2;
@@ -268,8 +277,13 @@ export class Memory {
   frameData(f: number): number {
     return this.frameBase + f * this.frameWords + FRAME.data;
   }
+  /** Entries in CPU `cpu`'s trace ring. */
+  ringLength(cpu: number): number {
+    return cpu === 0 ? this.mutatorRing : this.geo.traceRing;
+  }
   trace(cpu: number, slot: number, field: number): number {
-    return this.traceBase + (cpu * this.geo.traceRing + slot) * TRACE_WORDS + field;
+    const first = cpu === 0 ? 0 : this.mutatorRing + (cpu - 1) * this.geo.traceRing;
+    return this.traceBase + (first + slot) * TRACE_WORDS + field;
   }
   /** first race entry e: TRACE_WORDS fields, then cpu, then role */
   firstRace(e: number, field: number): number {

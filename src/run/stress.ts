@@ -149,6 +149,7 @@ export function geometryFor(config: RunConfig): Geometry {
     ptes: config.ptes,
     frames: scenarioByName(config.scenario).frames({ ...config, heldWalks }),
     traceRing: config.trace ? 4096 : 16,
+    mutatorRing: config.trace ? 65_536 : 16,
   };
 }
 

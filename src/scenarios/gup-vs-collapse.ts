@@ -19,6 +19,7 @@ import { allAcked } from "../kernel/irq.js";
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
 import {
+  CTL,
   FRAME,
   PMD_HUGE,
   PMD_TABLE,
@@ -209,9 +210,13 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
     const head = mem.load(mem.frame(f, FRAME.head));
     const ref = mem.load(mem.frame(head, FRAME.refcount));
     if (ref < w.bias) return undeclared(`frame ${f} lost its pin (refcount ${ref})`);
+    // A consistent look: no mutator operation began or was in flight on the
+    // region while we translated (freerun grades while the mutator runs).
+    const opsBefore = mem.load(CTL.opSerial);
+    const inFlight = mem.load(mem.region(w.region, REGION.inFlight));
     const now = translate(mem, w.region, j);
     if (now === f) continue;
-    const inFlight = mem.load(mem.region(w.region, REGION.inFlight));
+    if (inFlight !== 0 || mem.load(CTL.opSerial) !== opsBefore) return pending();
     const ours =
       mem.load(mem.frame(f, FRAME.region)) === w.region &&
       mem.load(mem.frame(f, FRAME.index)) === j;
@@ -221,18 +226,13 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
       const serial = mem.load(mem.frame(f, FRAME.releasedBy));
       const committed = mem.load(mem.region(w.region, REGION.committed));
       if (serial === 0 || committed - serial < 0) {
-        if (inFlight !== 0) return pending();
         return undeclared(
-          serial === 0
-            ? `frame ${f} is not mapped at page ${j}, and nothing released it`
-            : `frame ${f} released by operation ${serial}, which never committed`,
+          `${serial === 0 ? `frame ${f} is not mapped at page ${j}, and nothing released it` : `frame ${f} released by operation ${serial}, which never committed`} (${frameText(mem, f)}; page ${j} maps ${now < 0 ? "nothing" : `frame ${now}`}, pmd ${pmdText(mem.load(mem.pmd(w.region)))}, pte ${mem.load(mem.pte(w.region, j))}, walk ${w.result} of pages ${w.start}..${w.end - 1}, op ${mem.load(CTL.opSerial)})`,
         );
       }
     }
-    if (now < 0) {
-      if (inFlight !== 0) return pending();
-      return undeclared(`page ${j} of region ${w.region} maps nothing after the operations`);
-    }
+    if (now < 0)
+      return undeclared(`page ${j} of region ${w.region} maps nothing, no operation in flight`);
     const tag = (0x40000000 | (writerId << 22) | (++confirmSerial & 0x3fffff)) >>> 0;
     mem.store(mem.frameData(now), tag);
     const confirmed = mem.load(mem.frameData(f)) !== (tag | 0);
@@ -242,6 +242,12 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
   return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+}
+
+function frameText(mem: Memory, f: number): string {
+  const head = mem.load(mem.frame(f, FRAME.head));
+  const field = (x: number, k: number) => mem.load(mem.frame(x, k));
+  return `state ${field(f, FRAME.state)}, head ${head} (ref ${field(head, FRAME.refcount)}, maps ${field(head, FRAME.mapcount)}, order ${field(head, FRAME.order)})`;
 }
 
 function undeclared(detail: string): Verdict {
@@ -403,7 +409,14 @@ export const gupVsCollapse: Scenario = {
       id: "g7-dropped",
       fix: "recheck~recheckPte=false",
       text: "fix 2 without the G7 pte re-check: the split puts the same table back, G6 passes (the ABA)",
-      mode: "freerun",
+      // The split must come while the walker sits between G5 and G6: freerun
+      // splits on the region's next visit, so few regions and a stall after G5.
+      stress: {
+        mode: "freerun",
+        regions: 2,
+        holdPins: 1,
+        delays: [{ point: "G5", maxNs: 20_000, prob: 0.5 }],
+      },
     },
     {
       id: "upstream-ipi-before-k4",

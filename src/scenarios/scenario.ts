@@ -100,8 +100,16 @@ export interface MutantDecl {
    * scenario: the explorer must find it clean, and this says why.
    */
   equivalent?: string;
-  /** the stress mode that catches it (default lockstep) */
-  mode?: "lockstep" | "freerun";
+  /**
+   * The stress run that catches it, where the default lockstep one cannot:
+   * its mode, regions, pins held, and delay points added to the defaults.
+   */
+  stress?: {
+    mode?: "lockstep" | "freerun";
+    regions?: number;
+    holdPins?: number;
+    delays?: readonly DelaySpec[];
+  };
 }
 
 export interface Scenario {
