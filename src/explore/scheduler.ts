@@ -58,6 +58,9 @@ export function encodeSchedule(actions: readonly number[]): string {
   return out;
 }
 
+/** The longest schedule decodeSchedule expands (checked before expanding). */
+export const MAX_SCHEDULE_ACTIONS = 1_000_000;
+
 /** The inverse of encodeSchedule; throws on anything else. */
 export function decodeSchedule(text: string): number[] {
   const out: number[] = [];
@@ -70,6 +73,11 @@ export function decodeSchedule(text: string): number[] {
     const act = code >= a ? (code - a) * 2 + 1 : (code - A) * 2;
     const n = m[2] === "" ? 1 : Number(m[2]);
     if (n < 1) throw new Error(`schedule: repeat count ${m[2]} at ${m.index}`);
+    if (n > MAX_SCHEDULE_ACTIONS - out.length) {
+      throw new Error(
+        `schedule: more than ${MAX_SCHEDULE_ACTIONS.toLocaleString("en-US")} actions (repeat count ${m[2]} at ${m.index})`,
+      );
+    }
     for (let k = 0; k < n; k++) out.push(act);
     if (at === text.length) break;
     m = re.exec(text);
