@@ -1,10 +1,11 @@
 // Where results live: results/ under the package root (git-ignored).
 // Each bench run writes results/bench-<date>.json and results/latest.json.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchResults } from "../report/results.js";
+import { readResultsFile } from "./read.js";
 
 /** The package root, whether we run from bench/ (vitest) or dist/bench/. */
 export function packageRoot(): string {
@@ -32,10 +33,10 @@ export function saveResults(results: BenchResults, dir: string): [string, string
   return [dated, latest];
 }
 
-/** Read a result file; null when it does not exist. Throws on a file that is not a bench result. */
+/**
+ * Read a result file; null when it does not exist. Throws ResultsFileError (one
+ * line) on anything that is not a bench result: see read.ts.
+ */
 export function loadResults(file: string): BenchResults | null {
-  if (!existsSync(file)) return null;
-  const data = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
-  if (data?.tool !== "gupstress-bench") throw new Error(`${file} is not a gupstress bench result`);
-  return data;
+  return readResultsFile(file);
 }

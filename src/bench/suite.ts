@@ -263,19 +263,20 @@ export async function runSuite(
   const t0 = performance.now();
   const loadBefore = loadavg();
   log(`micro: floor vs harness walk, ${p.microPasses} passes (single thread, tinybench)`);
-  const micro = await measureMicro(p.microPasses, p.microTaskMs);
+  const micro = await measureMicro(p.microPasses, p.microTaskMs, signal);
   log(
     `  floor ${fmt(micro.floorNsPerCall.value)} ns/call, harness ${fmt(micro.harnessNsPerCall.value)} ns/call: ${fmt(micro.harnessOverhead.value)}x`,
   );
 
   // Cold start once, for the record: what a pool per run would cost.
-  const cold = await runStress(costConfig("none", 2, 1, 20, 0));
+  const cold = await runStress(costConfig("none", 2, 1, 20, 0), { signal });
+  if (signal?.aborted) throw new Error("interrupted");
   const pool = cpuPool(Math.max(...p.cpus));
   try {
     // Warm-up round (discarded): every worker JIT-compiles the paths it will run.
     for (const cpus of p.cpus)
       for (const fix of COST_FIXES)
-        await checked(costConfig(fix, cpus, 1, 40, p.sampleEvery), pool);
+        await checked(costConfig(fix, cpus, 1, 40, p.sampleEvery), pool, signal);
     const cells = new Map<string, RunFigures[]>();
     const warm: number[] = [];
     for (let round = 0; round < p.rounds; round++) {

@@ -5,9 +5,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
+import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
+import type { BenchResults } from "../report/results.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import type { Io } from "./io.js";
 
@@ -43,7 +45,14 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
   const given = flags.get("in") as string | undefined;
   const file = given ?? join(defaultResultsDir(), "latest.json");
-  let results = loadResults(file);
+  let results: BenchResults | null;
+  try {
+    results = loadResults(file);
+  } catch (e) {
+    if (!(e instanceof ResultsFileError)) throw e;
+    io.err(`gupstress report: ${e.message}\n`);
+    return EXIT.usage;
+  }
   if (results === null) {
     if (given !== undefined) {
       io.err(`gupstress report: ${given} does not exist (run 'npm run bench' first)\n`);

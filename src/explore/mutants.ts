@@ -141,6 +141,9 @@ export interface MutantOptions {
 export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
   const rows: MutantRow[] = [];
   for (const m of MUTANTS) {
+    // A turn of the event loop: the explorer is synchronous, and Ctrl-C is
+    // only heard between two mutants.
+    if (opt.signal !== undefined) await new Promise<void>((r) => setImmediate(r));
     if (opt.signal?.aborted) break;
     if (opt.only !== undefined && !opt.only.includes(m.id)) continue;
     const cpus = m.cpus ?? 2;
