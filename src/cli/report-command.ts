@@ -53,6 +53,7 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
     io.err(`gupstress report: ${e.message}\n`);
     return EXIT.usage;
   }
+  const loaded = results !== null;
   if (results === null) {
     if (given !== undefined) {
       io.err(`gupstress report: ${given} does not exist (run 'npm run bench' first)\n`);
@@ -65,8 +66,22 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
   mkdirSync(dir, { recursive: true });
   const html = join(dir, "report.html");
   const md = join(dir, "report.md");
-  writeFileSync(html, renderHtml(results));
-  writeFileSync(md, markdownSummary(results));
+  let htmlText: string;
+  let mdText: string;
+  try {
+    htmlText = renderHtml(results);
+    mdText = markdownSummary(results);
+  } catch (e) {
+    // The shape check covers what it can name; a field deeper down that is not
+    // what the report reads is still the file's fault, not a bug.
+    if (!loaded || !(e instanceof TypeError || e instanceof RangeError)) throw e;
+    io.err(
+      `gupstress report: ${file} is not a gupstress bench result the report can read (${e.message})\n`,
+    );
+    return EXIT.usage;
+  }
+  writeFileSync(html, htmlText);
+  writeFileSync(md, mdText);
   io.err(`wrote ${md}\n`);
   io.out(`${html}\n`);
   return EXIT.ok;
