@@ -3,6 +3,7 @@
 
 import { EXIT, type Io } from "./io.js";
 import { stressCommand } from "./stress-command.js";
+import { guardStreams, writeErr } from "./write.js";
 
 export type { Io };
 
@@ -55,9 +56,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
   });
+  guardStreams();
   const io: Io = {
     out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    err: writeErr,
     isTTY: process.stderr.isTTY === true,
   };
   const [name, ...rest] = argv;
@@ -98,7 +100,7 @@ export function runAsProcess(argv: readonly string[]): void {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(
+      writeErr(
         `gupstress: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
       );
       process.exitCode = EXIT.fault;
