@@ -3,7 +3,7 @@
 
 import { EXIT, type Io } from "./io.js";
 import { stressCommand } from "./stress-command.js";
-import { guardStreams, writeErr } from "./write.js";
+import { exitCodeAfterWrites, guardStreams, writeErr, writeOut } from "./write.js";
 
 export type { Io };
 
@@ -52,13 +52,10 @@ function usage(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  // `gupstress ... | head` closes our stdout early: that is not an error.
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  });
+  // stdout: EPIPE (`gupstress ... | head`) is not an error; ENOSPC is (write.ts).
   guardStreams();
   const io: Io = {
-    out: (s) => process.stdout.write(s),
+    out: writeOut,
     err: writeErr,
     isTTY: process.stderr.isTTY === true,
   };
@@ -97,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 export function runAsProcess(argv: readonly string[]): void {
   main(argv).then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = exitCodeAfterWrites(code);
     },
     (e: unknown) => {
       writeErr(
