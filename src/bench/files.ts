@@ -1,10 +1,11 @@
 // Where results live: results/ under the package root (git-ignored).
 // Each bench run writes results/bench-<date>.json and results/latest.json.
 
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchResults } from "../report/results.js";
+import { writeFileAtomic } from "./atomic.js";
 import { readResultsFile } from "./read.js";
 
 /** The package root, whether we run from bench/ (vitest) or dist/bench/. */
@@ -27,9 +28,9 @@ export function saveResults(results: BenchResults, dir: string): [string, string
   const stamp = results.environment.date.replace(/[:.]/g, "-");
   const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}.json`);
   const text = `${JSON.stringify(results, null, 2)}\n`;
-  writeFileSync(dated, text);
+  writeFileAtomic(dated, text);
   const latest = join(dir, "latest.json");
-  writeFileSync(latest, text);
+  writeFileAtomic(latest, text);
   return [dated, latest];
 }
 

@@ -2,8 +2,9 @@
 // none) -> results/report.html (self-contained) and results/report.md.
 // Prints the path of the HTML file.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../bench/atomic.js";
 import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
 import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
@@ -63,7 +64,6 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
     results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
     saveResults(results, defaultResultsDir());
   }
-  mkdirSync(dir, { recursive: true });
   const html = join(dir, "report.html");
   const md = join(dir, "report.md");
   let htmlText: string;
@@ -80,8 +80,14 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
     );
     return EXIT.usage;
   }
-  writeFileSync(html, htmlText);
-  writeFileSync(md, mdText);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(html, htmlText);
+    writeFileAtomic(md, mdText);
+  } catch (e) {
+    io.err(`gupstress report: cannot write the report in ${dir} (${(e as Error).message})\n`);
+    return EXIT.fault;
+  }
   io.err(`wrote ${md}\n`);
   io.out(`${html}\n`);
   return EXIT.ok;
