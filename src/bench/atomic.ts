@@ -3,7 +3,15 @@
 // renamed over the target. A full disk or a crash leaves the old file whole.
 
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Replace `file` with `text` atomically; on failure the old file is untouched and no temp file is left. */
@@ -39,4 +47,20 @@ export function writeFileAtomic(file: string, text: string): void {
       closeSync(d);
     }
   } catch {}
+}
+
+/**
+ * Make `dir` (with its parents) and create and remove a file in it: null when
+ * that works, else why not (one line). Checked before a long run, not after.
+ */
+export function writableDirProblem(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.probe.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    closeSync(openSync(probe, "wx"));
+    unlinkSync(probe);
+    return null;
+  } catch (e) {
+    return (e as Error).message.split("\n")[0];
+  }
 }

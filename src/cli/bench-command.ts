@@ -1,6 +1,7 @@
 // gupstress bench (npm run bench [-- --quick] [-- --json]): run the suite, save
 // the results, print a Markdown summary (or, with --json, one JSON object).
 
+import { writableDirProblem } from "../bench/atomic.js";
 import { defaultResultsDir, saveResults } from "../bench/files.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
@@ -47,6 +48,11 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   const json = flags.get("json") === true;
   const quiet = flags.get("quiet") === true;
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
+  const unwritable = writableDirProblem(dir);
+  if (unwritable !== null) {
+    io.err(`gupstress bench: cannot save results in ${dir} (${unwritable})\n`);
+    return EXIT.usage;
+  }
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
   const p = plan(quick);
   log(
@@ -64,9 +70,19 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
     );
     return sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   }
-  const [dated] = saveResults(results, dir);
-  log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
+  // The results are printed even when saving them fails: a long run is not lost.
+  let saveError: string | null = null;
+  try {
+    const [dated] = saveResults(results, dir);
+    log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
+  } catch (e) {
+    saveError = (e as Error).message.split("\n")[0];
+  }
   if (json) io.out(`${JSON.stringify(results)}\n`);
   else io.out(markdownSummary(results));
+  if (saveError !== null) {
+    io.err(`gupstress bench: results printed but not saved in ${dir} (${saveError})\n`);
+    return EXIT.fault;
+  }
   return EXIT.ok;
 }
