@@ -1,6 +1,7 @@
 // Where results live: results/ under the package root (git-ignored).
-// Each bench run writes results/bench-<date>.json and results/latest.json.
+// Each bench run writes results/bench-<date>-<pid>-<random>.json and results/latest.json.
 
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +27,9 @@ export function defaultResultsDir(): string {
 export function saveResults(results: BenchResults, dir: string): [string, string] {
   mkdirSync(dir, { recursive: true });
   const stamp = results.environment.date.replace(/[:.]/g, "-");
-  const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}.json`);
+  // pid and a random suffix: two runs in the same millisecond never share a name.
+  const unique = `${process.pid}-${randomBytes(3).toString("hex")}`;
+  const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}-${unique}.json`);
   const text = `${JSON.stringify(results, null, 2)}\n`;
   writeFileAtomic(dated, text);
   const latest = join(dir, "latest.json");

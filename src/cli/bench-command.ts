@@ -3,6 +3,7 @@
 
 import { writableDirProblem } from "../bench/atomic.js";
 import { defaultResultsDir, saveResults } from "../bench/files.js";
+import { acquireLock, LockHeld } from "../bench/lock.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
@@ -27,7 +28,8 @@ export function benchHelp(): string {
     "",
     "Measures what each fix costs on the threaded harness (freerun, tracing and delays off),",
     "how the IPI's cost grows with CPUs, the harness's overhead against a hand-written floor,",
-    "and race-finding power. Saves results/bench-<date>.json and results/latest.json.",
+    "and race-finding power. Saves results/bench-<date>-<pid>-<id>.json and results/latest.json",
+    "(one bench at a time per directory: results/bench.lock).",
     "",
     flagHelp(BENCH_FLAGS),
   ].join("\n");
@@ -53,6 +55,28 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
     io.err(`gupstress bench: cannot save results in ${dir} (${unwritable})\n`);
     return EXIT.usage;
   }
+  let release: () => void;
+  try {
+    release = acquireLock(dir);
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+    io.err(`gupstress bench: ${e.message}: wait for it, or use another --out\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await benchLocked(dir, quick, json, quiet, io);
+  } finally {
+    release();
+  }
+}
+
+async function benchLocked(
+  dir: string,
+  quick: boolean,
+  json: boolean,
+  quiet: boolean,
+  io: Io,
+): Promise<number> {
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
   const p = plan(quick);
   log(

@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../bench/atomic.js";
 import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
+import { acquireLock, LockHeld } from "../bench/lock.js";
 import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { renderHtml } from "../report/html.js";
@@ -61,8 +62,21 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       return EXIT.usage;
     }
     io.err(`no results at ${file}: running 'bench --quick' first\n`);
-    results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
-    saveResults(results, defaultResultsDir());
+    const resultsDir = defaultResultsDir();
+    let release: () => void;
+    try {
+      mkdirSync(resultsDir, { recursive: true });
+      release = acquireLock(resultsDir);
+    } catch (e) {
+      io.err(`gupstress report: cannot run 'bench --quick': ${(e as Error).message}\n`);
+      return e instanceof LockHeld ? EXIT.usage : EXIT.fault;
+    }
+    try {
+      results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
+      saveResults(results, resultsDir);
+    } finally {
+      release();
+    }
   }
   const html = join(dir, "report.html");
   const md = join(dir, "report.md");
