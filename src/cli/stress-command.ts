@@ -10,7 +10,7 @@ import {
   LIMITS,
   type RunConfig,
 } from "../run/config.js";
-import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
+import { DELAY_POINTS, isDelayPoint, LEVELS } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
@@ -197,6 +197,7 @@ export function planStress(argv: readonly string[]): StressPlan {
     time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
   const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
   base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
+  checkDelayLevels(base.delays);
   if (f.has("hold") && base.mode !== "freerun")
     throw new UsageError("--hold applies to --mode freerun only");
   const fault = f.get("fault") as string | undefined;
@@ -233,6 +234,19 @@ export function planStress(argv: readonly string[]): StressPlan {
       : (expectArg ?? "clean"),
   );
   return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
+}
+
+/** Each worker refuses more than LEVELS delays at one point: say so here, as a usage error. */
+function checkDelayLevels(delays: readonly DelaySpec[]): void {
+  const perPoint = new Map<string, number>();
+  for (const d of delays) perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + 1);
+  for (const [point, n] of perPoint) {
+    if (n > LEVELS) {
+      throw new UsageError(
+        `--delay: ${n} delays at ${point}, at most ${LEVELS} per point (a --delay for a point replaces its defaults)`,
+      );
+    }
+  }
 }
 
 /** A --delay for a point replaces that point's default. */
