@@ -15,6 +15,7 @@ import type {
 } from "../report/results.js";
 import { defaultConfig, type RunConfig } from "../run/config.js";
 import { environment } from "../run/environment.js";
+import { HarnessFault } from "../run/harness-fault.js";
 import { cpuPool, runStress, type StressResult } from "../run/stress.js";
 import {
   censoredQuantile,
@@ -194,7 +195,7 @@ async function checked(
 ): Promise<StressResult> {
   const r = await runStress(config, { pool, signal });
   if (r.aborted !== null) {
-    throw new Error(`${config.fix} on ${config.cpus} CPUs: harness fault: ${r.aborted}`);
+    throw new HarnessFault(`${config.fix} on ${config.cpus} CPUs: ${r.aborted}`);
   }
   if (r.interrupted !== null) throw new Error(`interrupted (${r.interrupted})`);
   return r;

@@ -7,6 +7,7 @@ import { acquireLock, LockHeld } from "../bench/lock.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
 export const BENCH_FLAGS: FlagSpec[] = [
@@ -86,7 +87,7 @@ async function benchLocked(
   try {
     results = await runSuite(p, log, io.signal);
   } catch (e) {
-    if (!io.signal?.aborted) throw e;
+    if (!io.signal?.aborted) return faultExit("bench", io.err, e);
     // Rounds interleave the fixes: a cut-short suite would not compare them fairly.
     const sig = String(io.signal.reason ?? "SIGINT");
     io.err(

@@ -20,6 +20,7 @@ import { drawInterleaving } from "../report/interleaving.js";
 import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
+import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
 const MUTANT_IDS = MUTANTS.map((m) => m.id);
@@ -513,14 +514,19 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     );
     io.out(`${mutantHeader(stressSeconds)}\n`);
   }
-  const rows = await runMutants({
-    ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
-    stressSeconds,
-    seed: (f.get("seed") as number | undefined) ?? 1,
-    only: f.get("only") as string[] | undefined,
-    onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
-    signal: io.signal,
-  });
+  let rows: MutantRow[];
+  try {
+    rows = await runMutants({
+      ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+      stressSeconds,
+      seed: (f.get("seed") as number | undefined) ?? 1,
+      only: f.get("only") as string[] | undefined,
+      onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
+      signal: io.signal,
+    });
+  } catch (e) {
+    return faultExit("mutants", io.err, e);
+  }
   const interrupted = io.signal?.aborted ? String(io.signal.reason ?? "SIGINT") : null;
   const killable = rows.filter((r) => r.expected === "caught");
   const byExplorer = killable.filter((r) => r.explorer.caught).length;

@@ -13,6 +13,7 @@ import { renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
 import type { BenchResults } from "../report/results.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import { faultExit } from "./fault.js";
 import { type Io, signalExit } from "./io.js";
 
 export const REPORT_FLAGS: FlagSpec[] = [
@@ -75,7 +76,7 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
       saveResults(results, resultsDir);
     } catch (e) {
-      if (!io.signal?.aborted) throw e;
+      if (!io.signal?.aborted) return faultExit("report", io.err, e);
       const sig = String(io.signal.reason ?? "SIGINT");
       io.err(`gupstress report: interrupted by ${sig} during 'bench --quick': no report written\n`);
       return signalExit(sig);

@@ -5,6 +5,7 @@
 
 import { performance } from "node:perf_hooks";
 import { defaultConfig } from "../run/config.js";
+import { HarnessFault } from "../run/harness-fault.js";
 import { runStress } from "../run/stress.js";
 import { DEFAULT_EXPLORE, explore } from "./explore.js";
 
@@ -163,7 +164,8 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
       const s = await runStress(config, { signal: opt.signal });
       // Ctrl-C: the rows so far are the result.
       if (s.interrupted !== null) break;
-      if (s.aborted !== null) throw new Error(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
+      if (s.aborted !== null)
+        throw new HarnessFault(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
       stress = {
         caught: s.races > 0,
         iterations: s.iterations,
