@@ -54,7 +54,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
     arg: "N",
     min: 1,
     max: 1e12,
-    help: "stop after N iterations (lockstep: region trials; freerun: GUP-fast calls)",
+    help: "stop after at least N iterations. lockstep: region trials, rounded up to a whole round (a multiple of --regions: --iterations 1 runs 16); freerun: GUP-fast calls, counted every 10 ms, so it runs past N (hundreds of calls or more)",
   },
   {
     name: "seed",
