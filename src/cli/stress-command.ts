@@ -295,16 +295,23 @@ export async function stressCommand(
         };
     const result = await runStress(config, { onProgress, signal: io.signal });
     if (!plan.quiet && io.isTTY) io.err("\r\x1b[K");
-    const ok = matches(result, plan.expects[i]);
+    // A run cut short by Ctrl-C has no verdict: never "as expected".
+    const ok = result.interrupted === null && matches(result, plan.expects[i]);
     rows.push({ result, expect: plan.expects[i], ok });
     if (!plan.json) {
       io.out(`${formatSummary(result)}\n`);
       io.out(
-        `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
+        result.interrupted !== null
+          ? `  verdict: interrupted by ${result.interrupted} (expected ${plan.expects[i]}): no verdict\n\n`
+          : `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
       );
     }
     if (result.aborted || result.interrupted) break;
   }
+  // The fixes a Ctrl-C (or a harness fault) left out.
+  const notRun = plan.configs
+    .slice(rows.length)
+    .map((c, k) => ({ fix: c.fix, expect: plan.expects[rows.length + k] }));
   if (plan.json) {
     // Latency samples are for the benchmarks, not for this object.
     const entry = ({ result: { samples: _, ...r }, expect, ok }: (typeof rows)[number]) => ({
@@ -315,10 +322,23 @@ export async function stressCommand(
     const single = rows.length === 1 && plan.configs.length === 1;
     const out = single
       ? entry(rows[0])
-      : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map(entry) };
+      : {
+          matrix: true,
+          ok: rows.every((r) => r.ok) && notRun.length === 0,
+          interrupted: rows.find((r) => r.result.interrupted !== null)?.result.interrupted ?? null,
+          runs: rows.map(entry),
+          notRun: notRun.map((r) => r.fix),
+        };
     io.out(`${JSON.stringify(out)}\n`);
-  } else if (rows.length > 1) {
-    io.out(`${formatMatrix(rows)}\n`);
+  } else if (plan.configs.length > 1) {
+    const verdicts = rows.map((r) => ({
+      ...r,
+      verdict: r.result.interrupted !== null ? "interrupted" : undefined,
+    }));
+    const skipped = notRun.map(
+      (r) => `  ${r.fix.padEnd(10)} ${r.expect.padEnd(6)}${"".padStart(12)}  not run`,
+    );
+    io.out(`${[formatMatrix(verdicts), ...skipped].join("\n")}\n`);
   }
   const last = rows[rows.length - 1]?.result;
   if (last?.interrupted) return last.interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
