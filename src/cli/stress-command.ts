@@ -216,11 +216,7 @@ export function planStress(argv: readonly string[]): StressPlan {
   }
   const fixes = all ? FIX_NAMES : [fixArg];
   const frames = geometryFor(base).frames;
-  if (frames > MAX_PMD_ID) {
-    throw new UsageError(
-      `--regions ${base.regions} with --ptes ${base.ptes} needs ${frames.toLocaleString("en-US")} frames, more than a pmd can name (${MAX_PMD_ID.toLocaleString("en-US")}): use fewer regions or ptes`,
-    );
-  }
+  if (frames > MAX_PMD_ID) throw new UsageError(geometryText(base, frames));
   const configs = fixes.map((fix) => ({
     ...base,
     fix,
@@ -247,6 +243,23 @@ function checkDelayLevels(delays: readonly DelaySpec[]): void {
       );
     }
   }
+}
+
+/** Why a geometry is too big, naming every flag that adds frames (stress.ts geometryFor). */
+function geometryText(c: RunConfig, frames: number): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  const freerun = c.mode === "freerun";
+  const held = freerun ? c.holdPins + 2 : 2;
+  const regionFrames = c.regions * (c.ptes + 1) * 3;
+  const pinFrames = (c.cpus - 1) * c.ptes * held;
+  const head = `this geometry needs ${n(frames)} frames, more than a pmd can name (${n(MAX_PMD_ID)})`;
+  const advice = `use fewer regions, ptes or cpus${freerun ? ", or a smaller --hold" : ""}`;
+  if (regionFrames + pinFrames + 64 !== frames) {
+    // The layout changed under this text: still name every flag that counts.
+    return `${head} (--regions ${c.regions}, --ptes ${c.ptes}, --cpus ${c.cpus}${freerun ? `, --hold ${c.holdPins}` : ""}): ${advice}`;
+  }
+  const pins = `(--cpus ${c.cpus} - 1) x --ptes ${c.ptes} x ${freerun ? `(--hold ${c.holdPins} + 2)` : "2"}`;
+  return `${head}: --regions ${c.regions} x (--ptes ${c.ptes} + 1) x 3 = ${n(regionFrames)} for the regions, + ${pins} = ${n(pinFrames)} for the pages GUP CPUs hold, + 64; ${advice}`;
 }
 
 /** A --delay for a point replaces that point's default. */
