@@ -60,9 +60,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     isTTY: process.stderr.isTTY === true,
   };
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "help") {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes where errors go.
+    io.err(`${usage()}\n`);
+    return EXIT.usage;
+  }
+  if (name === "--help" || name === "help") {
     io.out(`${usage()}\n`);
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
