@@ -20,6 +20,7 @@ import { drawInterleaving } from "../report/interleaving.js";
 import { OUTCOMES } from "../scenarios/gup-vs-collapse.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
+import { exploreProgress } from "./explore-progress.js";
 import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
@@ -326,7 +327,9 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
     agreement: Agreement | null;
   }[] = [];
   for (let i = 0; i < plan.runs.length; i++) {
-    const r = explore(plan.runs[i]);
+    const progress = exploreProgress(plan.runs[i], io);
+    const r = explore({ ...plan.runs[i], onProgress: progress.onProgress });
+    progress.done();
     const expect = plan.expects[i];
     const ok = expect === "race" ? r.verdict === "race" : r.verdict === "clean";
     let agreement: Agreement | null = null;

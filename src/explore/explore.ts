@@ -37,6 +37,8 @@ export interface ExploreOptions {
   maxStates?: number;
   /** exhaustive: run every interleaving to its end instead of pruning revisited states */
   noMemo?: boolean;
+  /** called now and then from the search: states run (exhaustive) or runs done (pct, random) */
+  onProgress?: (done: number) => void;
 }
 
 export const DEFAULT_EXPLORE: Omit<ExploreOptions, "fix"> = {
@@ -111,6 +113,7 @@ export function explore(opt: ExploreOptions): ExploreReport {
       preemptions: opt.preemptions,
       maxStates: opt.maxStates,
       memo: opt.noMemo !== true,
+      onProgress: opt.onProgress,
     });
     // Draw the counterexample with the fewest preemptions: the easiest to read.
     if (r.violations > 0) {
@@ -124,6 +127,7 @@ export function explore(opt: ExploreOptions): ExploreReport {
       runs: opt.runs,
       seed: opt.seed,
       pctDepth: opt.strategy === "pct" ? opt.depth : undefined,
+      onProgress: opt.onProgress,
     });
   }
   const ms = performance.now() - t0;
