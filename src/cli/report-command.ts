@@ -76,10 +76,18 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
       saveResults(results, resultsDir);
     } catch (e) {
-      if (!io.signal?.aborted) return faultExit("report", io.err, e);
-      const sig = String(io.signal.reason ?? "SIGINT");
-      io.err(`gupstress report: interrupted by ${sig} during 'bench --quick': no report written\n`);
-      return signalExit(sig);
+      if (io.signal?.aborted) {
+        const sig = String(io.signal.reason ?? "SIGINT");
+        io.err(
+          `gupstress report: interrupted by ${sig} during 'bench --quick': no report written\n`,
+        );
+        return signalExit(sig);
+      }
+      if (results === null) return faultExit("report", io.err, e);
+      io.err(
+        `gupstress report: cannot save the bench results in ${resultsDir} (${(e as Error).message.split("\n")[0]})\n`,
+      );
+      return EXIT.fault;
     } finally {
       release();
     }
