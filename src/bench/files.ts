@@ -1,10 +1,13 @@
 // Where results live: results/ under the package root (git-ignored).
-// Each bench run writes results/bench-<date>.json and results/latest.json.
+// Each bench run writes results/bench-<date>-<pid>-<random>.json and results/latest.json.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchResults } from "../report/results.js";
+import { writeFileAtomic } from "./atomic.js";
+import { readResultsFile } from "./read.js";
 
 /** The package root, whether we run from bench/ (vitest) or dist/bench/. */
 export function packageRoot(): string {
@@ -24,18 +27,20 @@ export function defaultResultsDir(): string {
 export function saveResults(results: BenchResults, dir: string): [string, string] {
   mkdirSync(dir, { recursive: true });
   const stamp = results.environment.date.replace(/[:.]/g, "-");
-  const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}.json`);
+  // pid and a random suffix: two runs in the same millisecond never share a name.
+  const unique = `${process.pid}-${randomBytes(3).toString("hex")}`;
+  const dated = join(dir, `bench-${stamp}${results.quick ? "-quick" : ""}-${unique}.json`);
   const text = `${JSON.stringify(results, null, 2)}\n`;
-  writeFileSync(dated, text);
+  writeFileAtomic(dated, text);
   const latest = join(dir, "latest.json");
-  writeFileSync(latest, text);
+  writeFileAtomic(latest, text);
   return [dated, latest];
 }
 
-/** Read a result file; null when it does not exist. Throws on a file that is not a bench result. */
+/**
+ * Read a result file; null when it does not exist. Throws ResultsFileError (one
+ * line) on anything that is not a bench result: see read.ts.
+ */
 export function loadResults(file: string): BenchResults | null {
-  if (!existsSync(file)) return null;
-  const data = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
-  if (data?.tool !== "gupstress-bench") throw new Error(`${file} is not a gupstress bench result`);
-  return data;
+  return readResultsFile(file);
 }

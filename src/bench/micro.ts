@@ -130,6 +130,7 @@ export async function measureMicro(
   taskMs: number,
   scenario: Scenario,
   parts: { baseline: string; recheck: string | null },
+  signal?: AbortSignal,
 ): Promise<MicroResult> {
   const names = ["floor", "floorRecheck", "harness", "recheck", "traced"] as const;
   const walkers = {
@@ -149,14 +150,20 @@ export async function measureMicro(
     traced: [],
   };
   for (let p = 0; p < passes; p++) {
-    const bench = new Bench({ time: taskMs, warmupTime: Math.min(50, taskMs), iterations: 16 });
-    // Rotate the order each pass so that no walker always runs first.
+    // Rotate the order each pass so that no walker always runs first. One
+    // Bench per walker, with a turn of the event loop between them: Ctrl-C
+    // is heard within one task's time.
+    const tasks = [];
     for (let k = 0; k < names.length; k++) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (signal?.aborted) throw new Error("interrupted");
       const name = names[(k + p) % names.length];
+      const bench = new Bench({ time: taskMs, warmupTime: Math.min(50, taskMs), iterations: 16 });
       bench.add(name, batched(walkers[name]), { async: false });
+      await bench.run();
+      tasks.push(...bench.tasks);
     }
-    await bench.run();
-    for (const task of bench.tasks) {
+    for (const task of tasks) {
       const r = task.result;
       if (r.state !== "completed") throw new Error(`micro ${task.name}: ${r.state}`);
       perPass[task.name as (typeof names)[number]].push((r.latency.mean * 1e6) / BATCH);

@@ -15,6 +15,7 @@ import type {
 } from "../report/results.js";
 import { defaultConfig, type RunConfig } from "../run/config.js";
 import { environment } from "../run/environment.js";
+import { HarnessFault } from "../run/harness-fault.js";
 import { cpuPool, runStress, type StressResult } from "../run/stress.js";
 import { DEFAULT_SCENARIO, fixParts, scenarioByName } from "../scenarios/index.js";
 import type { Scenario } from "../scenarios/scenario.js";
@@ -197,7 +198,7 @@ async function checked(
 ): Promise<StressResult> {
   const r = await runStress(config, { pool, signal });
   if (r.aborted !== null) {
-    throw new Error(`${config.fix} on ${config.cpus} CPUs: harness fault: ${r.aborted}`);
+    throw new HarnessFault(`${config.fix} on ${config.cpus} CPUs: ${r.aborted}`);
   }
   if (r.interrupted !== null) throw new Error(`interrupted (${r.interrupted})`);
   return r;
@@ -273,19 +274,20 @@ export async function runSuite(
     ...scenario.fixes.filter((d) => d.expect === "clean").map((d) => d.name),
   ];
   log(`micro: floor vs harness walk, ${p.microPasses} passes (single thread, tinybench)`);
-  const micro = await measureMicro(p.microPasses, p.microTaskMs, scenario, parts);
+  const micro = await measureMicro(p.microPasses, p.microTaskMs, scenario, parts, signal);
   log(
     `  floor ${fmt(micro.floorNsPerCall.value)} ns/call, harness ${fmt(micro.harnessNsPerCall.value)} ns/call: ${fmt(micro.harnessOverhead.value)}x`,
   );
 
   // Cold start once, for the record: what a pool per run would cost.
-  const cold = await runStress(costConfig(scenario.name, parts.baseline, 2, 1, 20, 0));
+  const cold = await runStress(costConfig(scenario.name, parts.baseline, 2, 1, 20, 0), { signal });
+  if (signal?.aborted) throw new Error("interrupted");
   const pool = cpuPool(Math.max(...p.cpus));
   try {
     // Warm-up round (discarded): every worker JIT-compiles the paths it will run.
     for (const cpus of p.cpus)
       for (const fix of costFixes)
-        await checked(costConfig(scenario.name, fix, cpus, 1, 40, p.sampleEvery), pool);
+        await checked(costConfig(scenario.name, fix, cpus, 1, 40, p.sampleEvery), pool, signal);
     const cells = new Map<string, RunFigures[]>();
     const warm: number[] = [];
     for (let round = 0; round < p.rounds; round++) {

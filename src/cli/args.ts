@@ -94,7 +94,8 @@ function convert(spec: FlagSpec, raw: string): number | string {
     case "int":
     case "number": {
       const t = raw.trim();
-      const n = t === "" ? Number.NaN : Number(t);
+      // Plain decimal only (1e6 allowed): Number() would also take 0x4, 0o4, 0b100 and +4.
+      const n = DECIMAL.test(t) ? Number(t) : Number.NaN;
       const range = rangeText(spec);
       if (!Number.isFinite(n))
         throw new UsageError(`${name} '${raw}' is not a number (accepted: ${range})`);
@@ -116,6 +117,9 @@ function convert(spec: FlagSpec, raw: string): number | string {
       return raw;
   }
 }
+
+/** A decimal number: optional minus, digits with an optional fraction, an optional exponent. */
+const DECIMAL = /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 function rangeText(spec: FlagSpec): string {
   const kind = spec.kind === "int" ? "a whole number" : "a number";

@@ -1,10 +1,13 @@
 // gupstress bench (npm run bench [-- --quick] [-- --json]): run the suite, save
 // the results, print a Markdown summary (or, with --json, one JSON object).
 
+import { writableDirProblem } from "../bench/atomic.js";
 import { defaultResultsDir, saveResults } from "../bench/files.js";
+import { acquireLock, LockHeld } from "../bench/lock.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
+import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
 export const BENCH_FLAGS: FlagSpec[] = [
@@ -26,7 +29,8 @@ export function benchHelp(): string {
     "",
     "Measures what each fix costs on the threaded harness (freerun, tracing and delays off),",
     "how the IPI's cost grows with CPUs, the harness's overhead against a hand-written floor,",
-    "and race-finding power. Saves results/bench-<date>.json and results/latest.json.",
+    "and race-finding power. Saves results/bench-<date>-<pid>-<id>.json and results/latest.json",
+    "(one bench at a time per directory: results/bench.lock).",
     "",
     flagHelp(BENCH_FLAGS),
   ].join("\n");
@@ -47,6 +51,33 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   const json = flags.get("json") === true;
   const quiet = flags.get("quiet") === true;
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
+  const unwritable = writableDirProblem(dir);
+  if (unwritable !== null) {
+    io.err(`gupstress bench: cannot save results in ${dir} (${unwritable})\n`);
+    return EXIT.usage;
+  }
+  let release: () => void;
+  try {
+    release = acquireLock(dir);
+  } catch (e) {
+    if (!(e instanceof LockHeld)) throw e;
+    io.err(`gupstress bench: ${e.message}: wait for it, or use another --out\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await benchLocked(dir, quick, json, quiet, io);
+  } finally {
+    release();
+  }
+}
+
+async function benchLocked(
+  dir: string,
+  quick: boolean,
+  json: boolean,
+  quiet: boolean,
+  io: Io,
+): Promise<number> {
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
   const p = plan(quick);
   log(
@@ -56,7 +87,7 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   try {
     results = await runSuite(p, log, io.signal);
   } catch (e) {
-    if (!io.signal?.aborted) throw e;
+    if (!io.signal?.aborted) return faultExit("bench", io.err, e);
     // Rounds interleave the fixes: a cut-short suite would not compare them fairly.
     const sig = String(io.signal.reason ?? "SIGINT");
     io.err(
@@ -64,9 +95,19 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
     );
     return sig === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   }
-  const [dated] = saveResults(results, dir);
-  log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
+  // The results are printed even when saving them fails: a long run is not lost.
+  let saveError: string | null = null;
+  try {
+    const [dated] = saveResults(results, dir);
+    log(`saved ${dated} (and latest.json) in ${(results.wallMs / 1000).toFixed(1)} s`);
+  } catch (e) {
+    saveError = (e as Error).message.split("\n")[0];
+  }
   if (json) io.out(`${JSON.stringify(results)}\n`);
   else io.out(markdownSummary(results));
+  if (saveError !== null) {
+    io.err(`gupstress bench: results printed but not saved in ${dir} (${saveError})\n`);
+    return EXIT.fault;
+  }
   return EXIT.ok;
 }

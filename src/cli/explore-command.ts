@@ -26,6 +26,8 @@ import {
 import type { Scenario } from "../scenarios/scenario.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
 
+import { exploreProgress } from "./explore-progress.js";
+import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
 const MUTANT_IDS = allMutants().map((m) => m.mutant.id);
@@ -351,7 +353,9 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
     agreement: Agreement | null;
   }[] = [];
   for (let i = 0; i < plan.runs.length; i++) {
-    const r = explore(plan.runs[i]);
+    const progress = exploreProgress(plan.runs[i], io);
+    const r = explore({ ...plan.runs[i], onProgress: progress.onProgress });
+    progress.done();
     const expect = plan.expects[i];
     const ok = asExpected(r.outcomes, expect);
     let agreement: Agreement | null = null;
@@ -554,15 +558,20 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     );
     io.out(`${mutantHeader(stressSeconds)}\n`);
   }
-  const rows = await runMutants({
-    scenario: only,
-    ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
-    stressSeconds,
-    seed: (f.get("seed") as number | undefined) ?? 1,
-    only: f.get("only") as string[] | undefined,
-    onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
-    signal: io.signal,
-  });
+  let rows: MutantRow[];
+  try {
+    rows = await runMutants({
+      scenario: only,
+      ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+      stressSeconds,
+      seed: (f.get("seed") as number | undefined) ?? 1,
+      only: f.get("only") as string[] | undefined,
+      onRow: json ? undefined : (row) => io.out(`${mutantLine(row)}\n`),
+      signal: io.signal,
+    });
+  } catch (e) {
+    return faultExit("mutants", io.err, e);
+  }
   const interrupted = io.signal?.aborted ? String(io.signal.reason ?? "SIGINT") : null;
   const killable = rows.filter((r) => r.expected === "caught");
   const byExplorer = killable.filter((r) => r.explorer.caught).length;

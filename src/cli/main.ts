@@ -3,6 +3,7 @@
 
 import { EXIT, type Io } from "./io.js";
 import { stressCommand } from "./stress-command.js";
+import { exitCodeAfterWrites, guardStreams, writeErr, writeOut } from "./write.js";
 
 export type { Io };
 
@@ -51,19 +52,22 @@ function usage(): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  // `gupstress ... | head` closes our stdout early: that is not an error.
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  });
+  // stdout: EPIPE (`gupstress ... | head`) is not an error; ENOSPC is (write.ts).
+  guardStreams();
   const io: Io = {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    out: writeOut,
+    err: writeErr,
     isTTY: process.stderr.isTTY === true,
   };
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "help") {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes where errors go.
+    io.err(`${usage()}\n`);
+    return EXIT.usage;
+  }
+  if (name === "--help" || name === "help") {
     io.out(`${usage()}\n`);
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
@@ -95,10 +99,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 export function runAsProcess(argv: readonly string[]): void {
   main(argv).then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = exitCodeAfterWrites(code);
     },
     (e: unknown) => {
-      process.stderr.write(
+      writeErr(
         `gupstress: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
       );
       process.exitCode = EXIT.fault;

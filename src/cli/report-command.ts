@@ -2,14 +2,19 @@
 // none) -> results/report.html (self-contained) and results/report.md.
 // Prints the path of the HTML file.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../bench/atomic.js";
 import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
+import { acquireLock, LockHeld } from "../bench/lock.js";
+import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
+import type { BenchResults } from "../report/results.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
-import type { Io } from "./io.js";
+import { faultExit } from "./fault.js";
+import { type Io, signalExit } from "./io.js";
 
 export const REPORT_FLAGS: FlagSpec[] = [
   {
@@ -43,21 +48,74 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
   const given = flags.get("in") as string | undefined;
   const file = given ?? join(defaultResultsDir(), "latest.json");
-  let results = loadResults(file);
+  let results: BenchResults | null;
+  try {
+    results = loadResults(file);
+  } catch (e) {
+    if (!(e instanceof ResultsFileError)) throw e;
+    io.err(`gupstress report: ${e.message}\n`);
+    return EXIT.usage;
+  }
+  const loaded = results !== null;
   if (results === null) {
     if (given !== undefined) {
       io.err(`gupstress report: ${given} does not exist (run 'npm run bench' first)\n`);
       return EXIT.usage;
     }
     io.err(`no results at ${file}: running 'bench --quick' first\n`);
-    results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
-    saveResults(results, defaultResultsDir());
+    const resultsDir = defaultResultsDir();
+    let release: () => void;
+    try {
+      mkdirSync(resultsDir, { recursive: true });
+      release = acquireLock(resultsDir);
+    } catch (e) {
+      io.err(`gupstress report: cannot run 'bench --quick': ${(e as Error).message}\n`);
+      return e instanceof LockHeld ? EXIT.usage : EXIT.fault;
+    }
+    try {
+      results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
+      saveResults(results, resultsDir);
+    } catch (e) {
+      if (io.signal?.aborted) {
+        const sig = String(io.signal.reason ?? "SIGINT");
+        io.err(
+          `gupstress report: interrupted by ${sig} during 'bench --quick': no report written\n`,
+        );
+        return signalExit(sig);
+      }
+      if (results === null) return faultExit("report", io.err, e);
+      io.err(
+        `gupstress report: cannot save the bench results in ${resultsDir} (${(e as Error).message.split("\n")[0]})\n`,
+      );
+      return EXIT.fault;
+    } finally {
+      release();
+    }
   }
-  mkdirSync(dir, { recursive: true });
   const html = join(dir, "report.html");
   const md = join(dir, "report.md");
-  writeFileSync(html, renderHtml(results));
-  writeFileSync(md, markdownSummary(results));
+  let htmlText: string;
+  let mdText: string;
+  try {
+    htmlText = renderHtml(results);
+    mdText = markdownSummary(results);
+  } catch (e) {
+    // The shape check covers what it can name; a field deeper down that is not
+    // what the report reads is still the file's fault, not a bug.
+    if (!loaded || !(e instanceof TypeError || e instanceof RangeError)) throw e;
+    io.err(
+      `gupstress report: ${file} is not a gupstress bench result the report can read (${e.message})\n`,
+    );
+    return EXIT.usage;
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(html, htmlText);
+    writeFileAtomic(md, mdText);
+  } catch (e) {
+    io.err(`gupstress report: cannot write the report in ${dir} (${(e as Error).message})\n`);
+    return EXIT.fault;
+  }
   io.err(`wrote ${md}\n`);
   io.out(`${html}\n`);
   return EXIT.ok;

@@ -3,7 +3,7 @@
 import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
 import { type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/config.js";
-import { DELAY_POINTS, isDelayPoint } from "../run/delay.js";
+import { DELAY_POINTS, isDelayPoint, LEVELS } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
 import { asExpected, type Expect } from "../run/verdict.js";
@@ -63,7 +63,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
     arg: "N",
     min: 1,
     max: 1e12,
-    help: "stop after N iterations (lockstep: region trials; freerun: GUP-fast calls)",
+    help: "stop after at least N iterations. lockstep: region trials, rounded up to a whole round (a multiple of --regions: --iterations 1 runs 16); freerun: GUP-fast calls, counted every 10 ms, so it runs past N (hundreds of calls or more)",
   },
   {
     name: "seed",
@@ -208,6 +208,7 @@ export function planStress(argv: readonly string[]): StressPlan {
     time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
   const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
   base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
+  checkDelayLevels(base.delays);
   if (f.has("hold") && base.mode !== "freerun")
     throw new UsageError("--hold applies to --mode freerun only");
   const fault = f.get("fault") as string | undefined;
@@ -235,11 +236,7 @@ export function planStress(argv: readonly string[]): StressPlan {
     ? scenario.fixes.map((d) => d.name)
     : [scenario.mutants.find((m) => m.id === fixArg)?.fix ?? fixArg];
   const frames = geometryFor(base).frames;
-  if (frames > MAX_PMD_ID) {
-    throw new UsageError(
-      `--regions ${base.regions} with --ptes ${base.ptes} needs ${frames.toLocaleString("en-US")} frames, more than a pmd can name (${MAX_PMD_ID.toLocaleString("en-US")}): use fewer regions or ptes`,
-    );
-  }
+  if (frames > MAX_PMD_ID) throw new UsageError(geometryText(base, frames));
   const configs = fixes.map((fix) => ({
     ...base,
     fix,
@@ -249,6 +246,29 @@ export function planStress(argv: readonly string[]): StressPlan {
     all ? expectationOf(scenario, fix) : (expectArg ?? expectationOf(scenario, fixArg)),
   );
   return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
+}
+
+/** Each worker refuses more than LEVELS delays at one point: say so here, as a usage error. */
+function checkDelayLevels(delays: readonly DelaySpec[]): void {
+  const perPoint = new Map<string, number>();
+  for (const d of delays) perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + 1);
+  for (const [point, n] of perPoint) {
+    if (n > LEVELS) {
+      throw new UsageError(
+        `--delay: ${n} delays at ${point}, at most ${LEVELS} per point (a --delay for a point replaces its defaults)`,
+      );
+    }
+  }
+}
+
+/** Why a geometry is too big, naming every flag that adds frames (stress.ts geometryFor). */
+function geometryText(c: RunConfig, frames: number): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  const freerun = c.mode === "freerun";
+  // The scenario sizes its frame pool (Scenario.frames): every flag below counts.
+  const flags = `--regions ${c.regions}, --ptes ${c.ptes}, --cpus ${c.cpus}${freerun ? `, --hold ${c.holdPins}` : ""}`;
+  const advice = `use fewer regions, ptes or cpus${freerun ? ", or a smaller --hold" : ""}`;
+  return `this geometry needs ${n(frames)} frames, more than a pmd can name (${n(MAX_PMD_ID)}) (${flags}): ${advice}`;
 }
 
 /** A --delay for a point replaces that point's default. */
@@ -296,16 +316,23 @@ export async function stressCommand(
         };
     const result = await runStress(config, { onProgress, signal: io.signal });
     if (!plan.quiet && io.isTTY) io.err("\r\x1b[K");
-    const ok = matches(result, plan.expects[i]);
+    // A run cut short by Ctrl-C has no verdict: never "as expected".
+    const ok = result.interrupted === null && matches(result, plan.expects[i]);
     rows.push({ result, expect: plan.expects[i], ok });
     if (!plan.json) {
       io.out(`${formatSummary(result)}\n`);
       io.out(
-        `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
+        result.interrupted !== null
+          ? `  verdict: interrupted by ${result.interrupted} (expected ${plan.expects[i]}): no verdict\n\n`
+          : `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
       );
     }
     if (result.aborted || result.interrupted) break;
   }
+  // The fixes a Ctrl-C (or a harness fault) left out.
+  const notRun = plan.configs
+    .slice(rows.length)
+    .map((c, k) => ({ fix: c.fix, expect: plan.expects[rows.length + k] }));
   if (plan.json) {
     // Latency samples are for the benchmarks, not for this object.
     const entry = ({ result: { samples: _, ...r }, expect, ok }: (typeof rows)[number]) => ({
@@ -316,10 +343,23 @@ export async function stressCommand(
     const single = rows.length === 1 && plan.configs.length === 1;
     const out = single
       ? entry(rows[0])
-      : { matrix: true, ok: rows.every((r) => r.ok), runs: rows.map(entry) };
+      : {
+          matrix: true,
+          ok: rows.every((r) => r.ok) && notRun.length === 0,
+          interrupted: rows.find((r) => r.result.interrupted !== null)?.result.interrupted ?? null,
+          runs: rows.map(entry),
+          notRun: notRun.map((r) => r.fix),
+        };
     io.out(`${JSON.stringify(out)}\n`);
-  } else if (rows.length > 1) {
-    io.out(`${formatMatrix(rows)}\n`);
+  } else if (plan.configs.length > 1) {
+    const verdicts = rows.map((r) => ({
+      ...r,
+      verdict: r.result.interrupted !== null ? "interrupted" : undefined,
+    }));
+    const skipped = notRun.map(
+      (r) => `  ${r.fix.padEnd(10)} ${r.expect.padEnd(6)}${"".padStart(12)}  not run`,
+    );
+    io.out(`${[formatMatrix(verdicts), ...skipped].join("\n")}\n`);
   }
   const last = rows[rows.length - 1]?.result;
   if (last?.interrupted) return last.interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;

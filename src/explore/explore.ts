@@ -15,6 +15,7 @@ import {
   encodeSchedule,
   exhaustive,
   type Found,
+  MAX_SCHEDULE_ACTIONS,
   type Model,
   ReplayError,
   replay,
@@ -45,6 +46,8 @@ export interface ExploreOptions {
   maxStates?: number;
   /** exhaustive: run every interleaving to its end instead of pruning revisited states */
   noMemo?: boolean;
+  /** called now and then from the search: states run (exhaustive) or runs done (pct, random) */
+  onProgress?: (done: number) => void;
 }
 
 export const DEFAULT_EXPLORE: Omit<ExploreOptions, "fix"> = {
@@ -126,12 +129,14 @@ function search(model: Model, opt: ExploreOptions): SearchResult {
       runs: opt.runs,
       seed: opt.seed,
       pctDepth: opt.strategy === "pct" ? opt.depth : undefined,
+      onProgress: opt.onProgress,
     });
   }
   const r = exhaustive(model, {
     preemptions: opt.preemptions,
     maxStates: opt.maxStates,
     memo: opt.noMemo !== true,
+    onProgress: opt.onProgress,
   });
   // Draw the counterexample with the fewest preemptions: the easiest to read.
   if (r.violations > 0) {
@@ -150,7 +155,29 @@ function simpler(a: Found, b: Found | null): boolean {
   return a.actions.length < b.actions.length;
 }
 
+/** Explore every choice of the walks' ranges, then report (synchronous: Ctrl-C ends the process). */
 export function explore(opt: ExploreOptions): ExploreReport {
+  const run = exploreChoices(opt);
+  for (let step = run.next(); ; step = run.next()) if (step.done) return step.value;
+}
+
+/**
+ * The same, giving the event loop a turn between two choices of the walks'
+ * ranges, so that a caller's Ctrl-C is heard; null when `signal` stopped it.
+ */
+export async function exploreAsync(
+  opt: ExploreOptions,
+  signal?: AbortSignal,
+): Promise<ExploreReport | null> {
+  const run = exploreChoices(opt);
+  for (let step = run.next(); ; step = run.next()) {
+    if (step.done) return step.value;
+    await new Promise<void>((r) => setImmediate(r));
+    if (signal?.aborted) return null;
+  }
+}
+
+function* exploreChoices(opt: ExploreOptions): Generator<void, ExploreReport, void> {
   const scenario = scenarioByName(opt.scenario ?? DEFAULT_SCENARIO);
   const fix = resolveFix(scenario, opt.fix);
   const t0 = performance.now();
@@ -168,18 +195,25 @@ export function explore(opt: ExploreOptions): ExploreReport {
     counterexample: null,
   };
   let cexRanges: [number, number][] = [];
-  choices.forEach((ranges, k) => {
-    if (opt.strategy !== "exhaustive" && k >= opt.runs) return;
+  // Progress counts over the whole exploration: states (exhaustive) or runs (sampling) so far.
+  let doneBefore = 0;
+  const report = opt.onProgress;
+  for (let k = 0; k < choices.length; k++) {
+    const ranges = choices[k];
+    if (opt.strategy !== "exhaustive" && k >= opt.runs) break;
     const model = new KernelModel({ scenario, fix, cpus: opt.cpus, ptes: opt.ptes, ranges });
-    const part =
-      opt.strategy === "exhaustive"
-        ? opt
+    const part: ExploreOptions = {
+      ...opt,
+      onProgress: report && ((done: number) => report(doneBefore + done)),
+      ...(opt.strategy === "exhaustive"
+        ? {}
         : {
-            ...opt,
             seed: opt.seed + k,
             runs: Math.floor(opt.runs / choices.length) + (k < opt.runs % choices.length ? 1 : 0),
-          };
+          }),
+    };
     const r = search(model, part);
+    doneBefore += opt.strategy === "exhaustive" ? r.states : r.explored;
     total.explored += r.explored;
     total.violations += r.violations;
     for (let l = 0; l < labels; l++) total.histogram[l] += r.histogram[l];
@@ -190,7 +224,8 @@ export function explore(opt: ExploreOptions): ExploreReport {
       total.counterexample = r.counterexample;
       cexRanges = ranges;
     }
-  });
+    yield;
+  }
   const r = total;
   const ms = performance.now() - t0;
   const outcomes: ExploreReport["outcomes"] = {};
@@ -243,9 +278,6 @@ export function explore(opt: ExploreOptions): ExploreReport {
 // (v1/FIX/cCPUS/pPTES/SCHEDULE, before scenarios) name gup-vs-collapse with
 // every walk over the whole region; the model has grown steps since, so a v1
 // schedule that stops early is completed deterministically (lowest CPU first).
-
-/** The longest schedule a replay string may expand to. */
-export const MAX_REPLAY_ACTIONS = 100_000;
 
 export interface ParsedReplay {
   version: "v1" | "v2";
@@ -303,7 +335,7 @@ export function parseReplay(text: string): ParsedReplay {
   }
   let actions: number[];
   try {
-    actions = decodeSchedule(schedule, MAX_REPLAY_ACTIONS);
+    actions = decodeSchedule(schedule);
   } catch (e) {
     throw new Error(`replay string: ${(e as Error).message}`);
   }
@@ -323,7 +355,11 @@ function completeV1(model: Model, actions: number[]): number[] {
   const out = actions.slice();
   const en: number[] = [];
   replayPrefix(model, out);
-  for (let n = model.enabled(en); n > 0 && out.length < MAX_REPLAY_ACTIONS; n = model.enabled(en)) {
+  for (
+    let n = model.enabled(en);
+    n > 0 && out.length < MAX_SCHEDULE_ACTIONS;
+    n = model.enabled(en)
+  ) {
     const act = en.slice(0, n).sort((a, b) => agentOf(a) - agentOf(b) || a - b)[0];
     model.apply(act);
     out.push(act);

@@ -6,10 +6,11 @@
 
 import { performance } from "node:perf_hooks";
 import { defaultConfig } from "../run/config.js";
+import { HarnessFault } from "../run/harness-fault.js";
 import { runStress } from "../run/stress.js";
 import { SCENARIOS } from "../scenarios/index.js";
 import type { MutantDecl, Scenario } from "../scenarios/scenario.js";
-import { DEFAULT_EXPLORE, explore } from "./explore.js";
+import { DEFAULT_EXPLORE, exploreAsync } from "./explore.js";
 
 /** Every scenario's mutants, with the scenario that declares them. */
 export function allMutants(): { scenario: Scenario; mutant: MutantDecl }[] {
@@ -68,18 +69,19 @@ export interface MutantOptions {
 export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
   const rows: MutantRow[] = [];
   for (const { scenario, mutant: m } of allMutants()) {
+    // A turn of the event loop: the explorer is synchronous, and Ctrl-C is
+    // only heard between two mutants.
+    if (opt.signal !== undefined) await new Promise<void>((r) => setImmediate(r));
     if (opt.signal?.aborted) break;
     if (opt.scenario !== undefined && scenario.name !== opt.scenario) continue;
     if (opt.only !== undefined && !opt.only.includes(m.id)) continue;
     const cpus = m.cpus ?? 2;
     const t0 = performance.now();
-    const r = explore({
-      ...DEFAULT_EXPLORE,
-      scenario: scenario.name,
-      fix: m.fix,
-      cpus,
-      ptes: opt.ptes,
-    });
+    const r = await exploreAsync(
+      { ...DEFAULT_EXPLORE, scenario: scenario.name, fix: m.fix, cpus, ptes: opt.ptes },
+      opt.signal,
+    );
+    if (r === null) break;
     const exploreMs = performance.now() - t0;
     let stress: MutantRow["stress"] = null;
     if (opt.stressSeconds > 0) {
@@ -100,7 +102,8 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
       const s = await runStress(config, { signal: opt.signal });
       // Ctrl-C: the rows so far are the result.
       if (s.interrupted !== null) break;
-      if (s.aborted !== null) throw new Error(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
+      if (s.aborted !== null)
+        throw new HarnessFault(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
       stress = {
         mode,
         caught: s.races > 0,

@@ -58,8 +58,11 @@ export function encodeSchedule(actions: readonly number[]): string {
   return out;
 }
 
-/** The inverse of encodeSchedule; throws on anything else, and on a schedule longer than `max` actions. */
-export function decodeSchedule(text: string, max = Number.POSITIVE_INFINITY): number[] {
+/** The longest schedule decodeSchedule expands (checked before expanding). */
+export const MAX_SCHEDULE_ACTIONS = 1_000_000;
+
+/** The inverse of encodeSchedule; throws on anything else. */
+export function decodeSchedule(text: string): number[] {
   const out: number[] = [];
   const re = /([A-Za-z])(\d*)/gy;
   let m: RegExpExecArray | null = re.exec(text);
@@ -70,7 +73,11 @@ export function decodeSchedule(text: string, max = Number.POSITIVE_INFINITY): nu
     const act = code >= a ? (code - a) * 2 + 1 : (code - A) * 2;
     const n = m[2] === "" ? 1 : Number(m[2]);
     if (n < 1) throw new Error(`schedule: repeat count ${m[2]} at ${m.index}`);
-    if (out.length + n > max) throw new Error(`schedule: longer than ${max} actions`);
+    if (n > MAX_SCHEDULE_ACTIONS - out.length) {
+      throw new Error(
+        `schedule: more than ${MAX_SCHEDULE_ACTIONS.toLocaleString("en-US")} actions (repeat count ${m[2]} at ${m.index})`,
+      );
+    }
     for (let k = 0; k < n; k++) out.push(act);
     if (at === text.length) break;
     m = re.exec(text);
@@ -132,7 +139,13 @@ export interface ExhaustiveOptions {
   memo?: boolean;
   /** give up (complete: false) after this many distinct states */
   maxStates?: number;
+  /** called with the states run so far, every PROGRESS_STATES states */
+  onProgress?: (states: number) => void;
 }
+
+/** How often (a power of two) the searches call their onProgress. */
+export const PROGRESS_STATES = 16384;
+export const PROGRESS_RUNS = 256;
 
 interface Entry {
   total: number;
@@ -155,6 +168,7 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
   const bound = opt.preemptions;
   const memo = opt.memo !== false;
   const maxStates = opt.maxStates ?? Number.POSITIVE_INFINITY;
+  const onProgress = opt.onProgress;
   const labels = model.labels.length;
   const seen = new Map<number, Entry>();
   let states = 0;
@@ -171,6 +185,7 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
       if (hit !== undefined) return hit;
     }
     states++;
+    if (onProgress !== undefined && (states & (PROGRESS_STATES - 1)) === 0) onProgress(states);
     if (buffers[depth] === undefined) buffers[depth] = [];
     const en = buffers[depth];
     const n = model.enabled(en);
@@ -285,6 +300,8 @@ export interface SampleOptions {
   seed: number;
   /** PCT depth d: d - 1 priority change points per run; absent: uniform random */
   pctDepth?: number;
+  /** called with the runs done so far, every PROGRESS_RUNS runs */
+  onProgress?: (runs: number) => void;
 }
 
 /**
@@ -313,6 +330,9 @@ export function sample(model: Model, opt: SampleOptions): SearchResult {
   const priority = new Float64Array(MAX_AGENTS * 2);
   const change: number[] = [];
   for (let run = 0; run < opt.runs; run++) {
+    if (opt.onProgress !== undefined && run > 0 && (run & (PROGRESS_RUNS - 1)) === 0) {
+      opt.onProgress(run);
+    }
     model.reset();
     actions.length = 0;
     if (opt.pctDepth !== undefined) {

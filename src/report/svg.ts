@@ -46,6 +46,9 @@ interface Scale {
 
 /** Linear scale from [0 or min, max] onto [a, b], with round ticks. */
 export function linearScale(lo: number, hi: number, a: number, b: number): Scale {
+  // Non-finite ends (an empty or broken series) fall back to [0, 1].
+  if (!Number.isFinite(lo)) lo = 0;
+  if (!Number.isFinite(hi)) hi = 1;
   const min = Math.min(0, lo);
   const max = hi > min ? hi : min + 1;
   const step = niceStep((max - min) / 5);
@@ -64,15 +67,25 @@ function niceStep(raw: number): number {
 
 /** Log10 scale over whole decades covering [lo, hi] (both > 0). */
 export function logScale(lo: number, hi: number, a: number, b: number): Scale {
-  const l = Math.floor(Math.log10(lo > 0 ? lo : 1));
-  let h = Math.ceil(Math.log10(hi > 0 ? hi : 10));
+  // An empty series gives lo = Infinity: without these guards the ticks never end.
+  let l = Math.floor(Math.log10(lo > 0 && Number.isFinite(lo) ? lo : 1));
+  let h = Math.ceil(Math.log10(hi > 0 && Number.isFinite(hi) ? hi : 10));
   if (h <= l) h = l + 1;
+  if (h - l > MAX_DECADES) l = h - MAX_DECADES;
   const ticks: number[] = [];
   for (let d = l; d <= h; d++) ticks.push(10 ** d);
   return {
     map: (v) => a + ((Math.log10(Math.max(v, 10 ** l)) - l) / (h - l)) * (b - a),
     ticks,
   };
+}
+
+/** A log axis spans at most this many decades. */
+const MAX_DECADES = 30;
+
+/** The plot area's note when a chart has nothing to draw. */
+function noData(w: number, h: number): string {
+  return `<text x="${w / 2}" y="${h / 2}" text-anchor="middle" fill="#888" font-size="14">no data</text>`;
 }
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
@@ -110,6 +123,7 @@ export function barChart(opts: {
   const h = opts.height ?? 320;
   const m = { l: 70, r: 20, t: 36, b: 62 };
   const bars = opts.bars.filter((b) => Number.isFinite(b.value));
+  if (bars.length === 0) return frame(w, h, opts.title, [noData(w, h)]);
   const top = Math.max(1e-9, ...bars.map((b) => b.value * (1 + Math.abs(b.rme ?? 0) / 100)));
   const y = linearScale(0, top, h - m.b, m.t);
   const body: string[] = [axisY(y, m.l, w - m.r, opts.yLabel, h, m)];
@@ -170,6 +184,7 @@ export function lineChart(opts: {
   const pts = opts.series
     .flatMap((s) => s.points)
     .filter((p) => Number.isFinite(p.y) && (!opts.logY || p.y > 0));
+  if (pts.length === 0) return frame(w, h, opts.title, [noData(w, h)]);
   const xs = [...new Set(pts.map((p) => p.x))].sort((a, b) => a - b);
   const ys = pts.map((p) => p.y);
   const y = opts.logY
@@ -244,6 +259,7 @@ export function ecdfChart(opts: {
   const x = logScale(Math.min(...all, 1), Math.max(...all, 10), m.l, w - m.r);
   const y = linearScale(0, 1, h - m.b, m.t);
   const body: string[] = [axisY(y, m.l, w - m.r, "fraction of trials with a race", h, m)];
+  if (all.length === 0) body.push(noData(w, h));
   for (const t of x.ticks) {
     body.push(
       `<path d="M${f(x.map(t))} ${m.t}V${h - m.b}" stroke="#eee"/>`,

@@ -84,16 +84,16 @@ export function formatSummary(r: StressResult): string {
 
 /** One row per run for the matrix of fixes. */
 export function formatMatrix(
-  rows: { result: StressResult; expect: string; ok: boolean }[],
+  rows: { result: StressResult; expect: string; ok: boolean; verdict?: string }[],
 ): string {
   const out = [
     "  fix        expect  iterations    it/s     races  per million  first race  verdict",
   ];
-  for (const { result: r, expect, ok } of rows) {
+  for (const { result: r, expect, ok, verdict } of rows) {
     out.push(
       `  ${r.fix.padEnd(10)} ${expect.padEnd(6)}${n(r.iterations).padStart(12)}${n(r.iterationsPerSec).padStart(8)}` +
         `${n(r.races).padStart(10)}${n(r.racesPerMillion).padStart(13)}` +
-        `${(r.firstRaceMs === null ? "-" : `${r.firstRaceMs.toFixed(1)} ms`).padStart(12)}  ${ok ? "as expected" : "UNEXPECTED"}`,
+        `${(r.firstRaceMs === null ? "-" : `${r.firstRaceMs.toFixed(1)} ms`).padStart(12)}  ${verdict ?? (ok ? "as expected" : "UNEXPECTED")}`,
     );
   }
   return out.join("\n");

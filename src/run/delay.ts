@@ -36,7 +36,7 @@ export function isDelayPoint(p: string): boolean {
 }
 
 /** Levels a delay point may carry. */
-const LEVELS = 3;
+export const LEVELS = 3;
 
 /**
  * The delay points of one CPU, indexed by step id, with its own random stream.
