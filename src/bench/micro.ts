@@ -59,8 +59,8 @@ export function harnessWalker(scenario: Scenario, fixName: string, tracing: bool
 
 /**
  * The floor: only the Atomics loads and read-modify-writes a walk needs.
- * irq off, pmd load, per page: pte load, refcount add-unless-zero, pte
- * re-load; irq on; then the unpins.
+ * irq off, pmd load, per page: pte load, the folio's head, refcount
+ * add-unless-zero, pte re-load; irq on; then the unpins.
  */
 export function floorWalker(scenario: Scenario, recheckPmd = false): () => number {
   const mem = lab(scenario);
@@ -77,7 +77,8 @@ export function floorWalker(scenario: Scenario, recheckPmd = false): () => numbe
         const pteIdx = mem.pte(table, j);
         const pte = Atomics.load(i32, pteIdx);
         if (!ptePresent(pte)) break;
-        const f = pteFrame(pte);
+        // page_folio: the pin goes on the folio's head (a small page is its own).
+        const f = Atomics.load(i32, mem.frame(pteFrame(pte), FRAME.head));
         const ref = mem.frame(f, FRAME.refcount);
         let seen = Atomics.load(i32, ref);
         let ok = false;

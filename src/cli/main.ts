@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command>; sync
     help: "rotate the clean fixes in both modes for a long time; totals",
     run: async () => (await import("./soak-command.js")).soakCommand,
   },
+  list: {
+    help: "every scenario with its fixes, their expected verdicts, and its mutants",
+    run: async () => (await import("./list-command.js")).listCommand,
+  },
   bench: {
     help: "what each fix costs: the interleaved benchmark suite (npm run bench)",
     run: async () => (await import("./bench-command.js")).benchCommand,

@@ -61,8 +61,10 @@ export const PHASE_SPLIT = 1;
 export interface Collapse {
   /** index into `program`; program.length when done */
   pc: number;
-  program: Int32Array;
-  /** steps in `program` (the collapse's, or the split's) */
+  /** the steps of a collapse under this fix, and of a split (fixed for the op's life) */
+  collapseSteps: Int32Array;
+  splitSteps: Int32Array;
+  /** steps of the operation in hand (phase 0: collapseSteps, else splitSteps) */
   len: number;
   phase: number;
   region: number;
@@ -107,10 +109,11 @@ export function collapseProgram(fix: Fix): number[] {
 const SPLIT_PROGRAM = [STEP.KS0, STEP.KS];
 
 export function newCollapse(fix: Fix, cpus: number): Collapse {
-  const collapse = collapseProgram(fix);
+  const collapseSteps = Int32Array.from(collapseProgram(fix));
   return {
     pc: 0,
-    program: new Int32Array(Math.max(collapse.length, SPLIT_PROGRAM.length)),
+    collapseSteps,
+    splitSteps: Int32Array.from(SPLIT_PROGRAM),
     len: 0,
     phase: PHASE_COLLAPSE,
     region: 0,
@@ -135,9 +138,7 @@ export function newCollapse(fix: Fix, cpus: number): Collapse {
 
 /** Arm operation `phase` on region `region`: a collapse, or the split that follows one. */
 export function startCollapse(cpu: Cpu, c: Collapse, region: number, phase: number): void {
-  const steps = phase === PHASE_COLLAPSE ? collapseProgram(cpu.fix) : SPLIT_PROGRAM;
-  c.program.set(steps);
-  c.len = steps.length;
+  c.len = (phase === PHASE_COLLAPSE ? c.collapseSteps : c.splitSteps).length;
   c.pc = 0;
   c.phase = phase;
   c.region = region;
@@ -162,7 +163,11 @@ export function collapseDone(c: Collapse): boolean {
 /** The step the operation would run next (K7 while aborting; DONE when over). */
 export function collapseNext(c: Collapse): number {
   if (c.pc >= c.len) return DONE;
-  return c.aborting ? STEP.K7 : c.program[c.pc];
+  return c.aborting ? STEP.K7 : programOf(c)[c.pc];
+}
+
+function programOf(c: Collapse): Int32Array {
+  return c.phase === PHASE_COLLAPSE ? c.collapseSteps : c.splitSteps;
 }
 
 function finish(c: Collapse, result: number): void {
@@ -195,7 +200,7 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
   }
   const mem = cpu.mem;
   const ptes = mem.geo.ptes;
-  const step = c.program[c.pc];
+  const step = programOf(c)[c.pc];
   switch (step) {
     case STEP.K0: {
       // Racy pre-scan: every pte present, no folio with extra references.
@@ -305,7 +310,8 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
     }
     case STEP.K9:
       // __SetPageUptodate + smp_wmb: the huge page is complete before it is visible.
-      for (let j = 0; j < ptes; j++) mem.store(mem.frame(c.hpage + j, FRAME.state), FRAME_MAPPED);
+      // Ghost states in plain stores: K10's seq-cst store of the pmd publishes them.
+      for (let j = 0; j < ptes; j++) mem.i32[mem.frame(c.hpage + j, FRAME.state)] = FRAME_MAPPED;
       mem.store(mem.frame(c.hpage, FRAME.mapcount), 1);
       cpu.trace(step, c.region, -1, c.hpage, 0);
       c.pc++;

@@ -61,15 +61,20 @@ export function makeFolio(
   refs: number,
   maps: number,
 ): void {
+  // Plain stores: nobody can grab a free frame (refcount 0), and the seq-cst
+  // store of the refcount below publishes them all (a release, as the
+  // kernel's set_page_count after prep_new_page). Atomics here were a
+  // microsecond per huge page, enough to shift every race window.
+  const i32 = mem.i32;
   for (let i = 0; i < order; i++) {
     const f = base + i;
-    mem.store(mem.frame(f, FRAME.head), base);
-    mem.store(mem.frame(f, FRAME.order), i === 0 ? order : 0);
-    mem.store(mem.frame(f, FRAME.region), region);
-    mem.store(mem.frame(f, FRAME.index), first < 0 ? -1 : first + i);
-    mem.store(mem.frame(f, FRAME.releasedBy), 0);
-    mem.store(mem.frame(f, FRAME.mapcount), i === 0 ? maps : 0);
-    mem.store(mem.frame(f, FRAME.state), state);
+    i32[mem.frame(f, FRAME.head)] = base;
+    i32[mem.frame(f, FRAME.order)] = i === 0 ? order : 0;
+    i32[mem.frame(f, FRAME.region)] = region;
+    i32[mem.frame(f, FRAME.index)] = first < 0 ? -1 : first + i;
+    i32[mem.frame(f, FRAME.releasedBy)] = 0;
+    i32[mem.frame(f, FRAME.mapcount)] = i === 0 ? maps : 0;
+    i32[mem.frame(f, FRAME.state)] = state;
   }
   // Last: the reference count makes the folio grabbable.
   mem.store(mem.frame(base, FRAME.refcount), refs);

@@ -8,9 +8,17 @@
 // the other's write is what closes a race; a scenario whose mutator breaks the
 // rule is a race the oracle will see.
 
-import { PMD_HUGE, PMD_TABLE, pmdId, pmdKind, pteFrame, ptePresent } from "../memory/layout.js";
+import {
+  FRAME,
+  PMD_HUGE,
+  PMD_TABLE,
+  pmdId,
+  pmdKind,
+  pteFrame,
+  ptePresent,
+} from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
-import { GUP_PIN_COUNTING_BIAS, headOf, putFolio, tryGrab } from "./frames.js";
+import { GUP_PIN_COUNTING_BIAS, putFolio, tryGrab } from "./frames.js";
 import { irqOff, irqOn } from "./irq.js";
 import { DONE, STEP } from "./steps.js";
 
@@ -55,10 +63,11 @@ export interface GupWalk {
   refs: number;
   /** whether the current page's ref is held (between G5 and G8 or a back-off) */
   grabbed: boolean;
-  /** pages returned (passed G7): frames and their pte indexes */
+  /** pages returned (passed G7): frames, their pte indexes, and the folios pinned for them */
   nr: number;
   frames: Int32Array;
   indexes: Int32Array;
+  folios: Int32Array;
   result: number;
   /** refcount added per pin: GUP_PIN_COUNTING_BIAS (FOLL_PIN) or 1 (FOLL_GET) */
   bias: number;
@@ -85,6 +94,7 @@ export function newWalk(ptes: number): GupWalk {
     nr: 0,
     frames: new Int32Array(ptes),
     indexes: new Int32Array(ptes),
+    folios: new Int32Array(ptes),
     result: WALK.RUNNING,
     bias: GUP_PIN_COUNTING_BIAS,
     startClock: 0,
@@ -130,7 +140,7 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       w.pc = STEP.G1;
       break;
     case STEP.G1: {
-      w.pmd = mem.load(mem.pmd(w.region));
+      w.pmd = Atomics.load(mem.i32, mem.pmd(w.region));
       cpu.trace(step, w.region, w.start, -1, w.pmd);
       const kind = pmdKind(w.pmd);
       if (kind === PMD_TABLE) w.pc = STEP.G2;
@@ -141,6 +151,95 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       }
       break;
     }
+    case STEP.G5H:
+    case STEP.G6H:
+      // Out of line: the huge-pmd leaf is the rare path, and keeping this
+      // switch small keeps the pte path's loads inlined (docs/bench.md).
+      pmdLeafStep(cpu, w, step);
+      break;
+    case STEP.G2:
+      // The table comes from the snapshot, not from a re-read of *pmdp.
+      w.table = pmdId(w.pmd);
+      cpu.trace(step, w.region, w.j, -1, w.table);
+      w.pc = STEP.G3;
+      break;
+    case STEP.G3: {
+      w.pte = Atomics.load(mem.i32, mem.pte(w.table, w.j));
+      const present = ptePresent(w.pte);
+      w.frame = present ? pteFrame(w.pte) : -1;
+      cpu.trace(step, w.region, w.j, w.frame, w.pte);
+      if (!present) {
+        w.result = WALK.FALLBACK_PTE;
+        w.pc = STEP.G9;
+      } else w.pc = cpu.fix.recheckPmd && cpu.fix.recheckBeforePin ? STEP.G6 : STEP.G5;
+      break;
+    }
+    case STEP.G5: {
+      if (cpu.fix.recheckPmdLive) w.pmdLive = mem.load(mem.pmd(w.region));
+      w.folio = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
+      w.refs = w.bias;
+      const ok = tryGrab(mem, w.folio, w.refs);
+      cpu.trace(step, w.region, w.j, w.frame, ok ? 1 : 0);
+      if (!ok) {
+        w.result = WALK.FALLBACK_GRAB;
+        w.pc = STEP.G9;
+        break;
+      }
+      w.grabbed = true;
+      w.pc = afterPin(cpu);
+      break;
+    }
+    case STEP.G6: {
+      // Stops the collapse race (70cbc3cc78a9): if the pin landed after
+      // collapse's K6 checked this page, it also landed after K4 cleared the
+      // pmd, so the pmd no longer matches the snapshot and we back off. It
+      // compares raw values, as pmd_val does: the same table put back (K7, a
+      // failed copy, a THP split) passes it, and only G7 is left (the ABA).
+      const live = Atomics.load(mem.i32, mem.pmd(w.region));
+      const expected = cpu.fix.recheckPmdLive ? w.pmdLive : w.pmd;
+      cpu.trace(step, w.region, w.j, w.frame, live);
+      if (live !== expected) backOff(cpu, w, WALK.BACKOFF_PMD);
+      else if (cpu.fix.recheckBeforePin) w.pc = STEP.G5;
+      else w.pc = cpu.fix.recheckPte ? STEP.G7 : STEP.G8;
+      break;
+    }
+    case STEP.G7: {
+      // Stops zap/migration races: the pte must still map this page after the pin.
+      const live = Atomics.load(mem.i32, mem.pte(w.table, w.j));
+      cpu.trace(step, w.region, w.j, w.frame, live);
+      if (live !== w.pte) backOff(cpu, w, WALK.BACKOFF_PTE);
+      else w.pc = STEP.G8;
+      break;
+    }
+    case STEP.G8:
+      w.frames[w.nr] = w.frame;
+      w.indexes[w.nr] = w.j;
+      w.folios[w.nr] = w.folio;
+      w.nr++;
+      w.grabbed = false;
+      cpu.trace(step, w.region, w.j, w.frame, w.nr);
+      w.j++;
+      if (w.j < w.end) w.pc = STEP.G3;
+      else {
+        w.result = WALK.PINNED;
+        w.pc = STEP.G9;
+      }
+      break;
+    case STEP.G9:
+      irqOn(cpu);
+      w.endClock = cpu.trace(step, w.region, w.j, -1, w.nr);
+      w.pc = DONE;
+      break;
+    default:
+      throw new Error(`gupFastStep: no step ${step}`);
+  }
+  return step;
+}
+
+/** G5H and G6H: gup_fast_pmd_leaf, for a huge pmd seen at G1. */
+function pmdLeafStep(cpu: Cpu, w: GupWalk, step: number): void {
+  const mem = cpu.mem;
+  switch (step) {
     case STEP.G5H: {
       // gup_fast_pmd_leaf: one grab on the folio for every page of the range.
       w.folio = pmdId(w.pmd);
@@ -168,6 +267,7 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       for (let j = w.start; j < w.end; j++) {
         w.frames[w.nr] = w.folio + j;
         w.indexes[w.nr] = j;
+        w.folios[w.nr] = w.folio;
         w.nr++;
       }
       w.grabbed = false;
@@ -176,87 +276,12 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       w.pc = STEP.G9;
       break;
     }
-    case STEP.G2:
-      // The table comes from the snapshot, not from a re-read of *pmdp.
-      w.table = pmdId(w.pmd);
-      cpu.trace(step, w.region, w.j, -1, w.table);
-      w.pc = STEP.G3;
-      break;
-    case STEP.G3: {
-      w.pte = mem.load(mem.pte(w.table, w.j));
-      const present = ptePresent(w.pte);
-      w.frame = present ? pteFrame(w.pte) : -1;
-      cpu.trace(step, w.region, w.j, w.frame, w.pte);
-      if (!present) {
-        w.result = WALK.FALLBACK_PTE;
-        w.pc = STEP.G9;
-      } else w.pc = cpu.fix.recheckPmd && cpu.fix.recheckBeforePin ? STEP.G6 : STEP.G5;
-      break;
-    }
-    case STEP.G5: {
-      if (cpu.fix.recheckPmdLive) w.pmdLive = mem.load(mem.pmd(w.region));
-      w.folio = headOf(mem, w.frame);
-      w.refs = w.bias;
-      const ok = tryGrab(mem, w.folio, w.refs);
-      cpu.trace(step, w.region, w.j, w.frame, ok ? 1 : 0);
-      if (!ok) {
-        w.result = WALK.FALLBACK_GRAB;
-        w.pc = STEP.G9;
-        break;
-      }
-      w.grabbed = true;
-      w.pc = afterPin(cpu);
-      break;
-    }
-    case STEP.G6: {
-      // Stops the collapse race (70cbc3cc78a9): if the pin landed after
-      // collapse's K6 checked this page, it also landed after K4 cleared the
-      // pmd, so the pmd no longer matches the snapshot and we back off. It
-      // compares raw values, as pmd_val does: the same table put back (K7, a
-      // failed copy, a THP split) passes it, and only G7 is left (the ABA).
-      const live = mem.load(mem.pmd(w.region));
-      const expected = cpu.fix.recheckPmdLive ? w.pmdLive : w.pmd;
-      cpu.trace(step, w.region, w.j, w.frame, live);
-      if (live !== expected) backOff(cpu, w, WALK.BACKOFF_PMD);
-      else if (cpu.fix.recheckBeforePin) w.pc = STEP.G5;
-      else w.pc = cpu.fix.recheckPte ? STEP.G7 : STEP.G8;
-      break;
-    }
-    case STEP.G7: {
-      // Stops zap/migration races: the pte must still map this page after the pin.
-      const live = mem.load(mem.pte(w.table, w.j));
-      cpu.trace(step, w.region, w.j, w.frame, live);
-      if (live !== w.pte) backOff(cpu, w, WALK.BACKOFF_PTE);
-      else w.pc = STEP.G8;
-      break;
-    }
-    case STEP.G8:
-      w.frames[w.nr] = w.frame;
-      w.indexes[w.nr] = w.j;
-      w.nr++;
-      w.grabbed = false;
-      cpu.trace(step, w.region, w.j, w.frame, w.nr);
-      w.j++;
-      if (w.j < w.end) w.pc = STEP.G3;
-      else {
-        w.result = WALK.PINNED;
-        w.pc = STEP.G9;
-      }
-      break;
-    case STEP.G9:
-      irqOn(cpu);
-      w.endClock = cpu.trace(step, w.region, w.j, -1, w.nr);
-      w.pc = DONE;
-      break;
-    default:
-      throw new Error(`gupFastStep: no step ${step}`);
   }
-  return step;
 }
 
 /** GU: the caller is done with the k-th returned page: unpin_user_page (on its folio). */
 export function unpinStep(cpu: Cpu, w: GupWalk, k: number): void {
-  putFolio(cpu.mem, headOf(cpu.mem, w.frames[k]), w.bias);
+  putFolio(cpu.mem, w.folios[k], w.bias);
   cpu.trace(STEP.GU, w.region, w.indexes[k], w.frames[k], 0);
 }
 

@@ -174,7 +174,8 @@ export const FRAME = {
   /** the page's one data word */
   data: 8,
 } as const;
-const FRAME_WORDS = 12;
+/** A frame per 64-byte line: pins on neighbouring pages do not share a line. */
+const FRAME_WORDS = LINE_WORDS;
 
 // ---- trace entries -------------------------------------------------------------
 export const TRACE = { clock: 0, step: 1, region: 2, index: 3, frame: 4, value: 5 } as const;

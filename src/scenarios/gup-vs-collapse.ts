@@ -21,6 +21,7 @@ import type { Memory } from "../memory/layout.js";
 import {
   CTL,
   FRAME,
+  FRAME_MAPPED,
   PMD_HUGE,
   PMD_TABLE,
   pmdId,
@@ -210,6 +211,13 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
     const head = mem.load(mem.frame(f, FRAME.head));
     const ref = mem.load(mem.frame(head, FRAME.refcount));
     if (ref < w.bias) return undeclared(`frame ${f} lost its pin (refcount ${ref})`);
+    const ours =
+      mem.load(mem.frame(f, FRAME.region)) === w.region &&
+      mem.load(mem.frame(f, FRAME.index)) === j;
+    // Still mapped at its address (every mapping sets the frame's ghost
+    // address; every unmapping marks it RELEASED first): the pin is fine,
+    // and the lines this reads are the pinned frame's own.
+    if (ours && mem.load(mem.frame(f, FRAME.state)) === FRAME_MAPPED) continue;
     // A consistent look: no mutator operation began or was in flight on the
     // region while we translated (freerun grades while the mutator runs).
     const opsBefore = mem.load(CTL.opSerial);
@@ -217,9 +225,6 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
     const now = translate(mem, w.region, j);
     if (now === f) continue;
     if (inFlight !== 0 || mem.load(CTL.opSerial) !== opsBefore) return pending();
-    const ours =
-      mem.load(mem.frame(f, FRAME.region)) === w.region &&
-      mem.load(mem.frame(f, FRAME.index)) === j;
     let outcome = STALE;
     if (!ours) outcome = WRONG;
     else {
@@ -442,7 +447,7 @@ export const gupVsCollapse: Scenario = {
   outcomes: OUTCOMES,
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
-    { point: "G1", maxNs: 1500, prob: 0.5 },
+    { point: "G1", maxNs: 8000, prob: 0.5 },
     { point: "G1", maxNs: 60_000, prob: 0.02 },
     { point: "K8", maxNs: 300, prob: 0.5 },
   ],
