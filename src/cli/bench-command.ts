@@ -6,11 +6,19 @@ import { defaultResultsDir, saveResults } from "../bench/files.js";
 import { acquireLock, LockHeld } from "../bench/lock.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
+import { DEFAULT_SCENARIO, SCENARIO_NAMES } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
 
 export const BENCH_FLAGS: FlagSpec[] = [
+  {
+    name: "scenario",
+    kind: "enum",
+    arg: "NAME",
+    values: SCENARIO_NAMES,
+    help: `the race scenario to measure (default ${DEFAULT_SCENARIO})`,
+  },
   { name: "quick", kind: "bool", help: "a reduced set that runs in under 30 s" },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
   {
@@ -65,7 +73,8 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
     return EXIT.usage;
   }
   try {
-    return await benchLocked(dir, quick, json, quiet, io);
+    const scenario = (flags.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO;
+    return await benchLocked(dir, quick, json, quiet, io, scenario);
   } finally {
     release();
   }
@@ -77,11 +86,12 @@ async function benchLocked(
   json: boolean,
   quiet: boolean,
   io: Io,
+  scenario: string,
 ): Promise<number> {
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
-  const p = plan(quick);
+  const p = plan(quick, scenario);
   log(
-    `gupstress bench${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")}) x 4 fixes, ${p.runMs} ms each`,
+    `gupstress bench ${scenario}${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")}) x the baseline and each clean fix, ${p.runMs} ms each`,
   );
   let results: Awaited<ReturnType<typeof runSuite>>;
   try {

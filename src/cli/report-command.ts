@@ -12,11 +12,19 @@ import { plan, runSuite } from "../bench/suite.js";
 import { renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
 import type { BenchResults } from "../report/results.js";
+import { DEFAULT_SCENARIO, SCENARIO_NAMES } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import { faultExit } from "./fault.js";
 import { type Io, signalExit } from "./io.js";
 
 export const REPORT_FLAGS: FlagSpec[] = [
+  {
+    name: "scenario",
+    kind: "enum",
+    arg: "NAME",
+    values: SCENARIO_NAMES,
+    help: `the scenario 'bench --quick' measures when there are no results yet (default ${DEFAULT_SCENARIO})`,
+  },
   {
     name: "in",
     kind: "string",
@@ -73,7 +81,11 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       return e instanceof LockHeld ? EXIT.usage : EXIT.fault;
     }
     try {
-      results = await runSuite(plan(true), (s) => io.err(`${s}\n`), io.signal);
+      results = await runSuite(
+        plan(true, (flags.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO),
+        (s) => io.err(`${s}\n`),
+        io.signal,
+      );
       saveResults(results, resultsDir);
     } catch (e) {
       if (io.signal?.aborted) {

@@ -77,7 +77,11 @@ export function ipiBroadcast(cpu: Cpu, w: IpiWait, n: number): void {
  * every IPI-based protection relies on), unless a mutant breaks it.
  */
 export function canTakeIpi(cpu: Cpu): boolean {
-  return ipiPending(cpu.mem, cpu.id) && (cpu.fix.ipiWhileIrqOff || !irqsOff(cpu.mem, cpu.id));
+  return ipiPending(cpu.mem, cpu.id) && irqRuleAllows(cpu);
+}
+
+function irqRuleAllows(cpu: Cpu): boolean {
+  return cpu.fix.ipiWhileIrqOff || !irqsOff(cpu.mem, cpu.id);
 }
 
 /**
@@ -88,8 +92,7 @@ export function ipiTake(cpu: Cpu): boolean {
   const mem = cpu.mem;
   const req = Atomics.load(mem.i32, mem.cpuB(cpu.id, CPU_B.ipiReq));
   const ackIdx = mem.cpuA(cpu.id, CPU_A.ipiAck);
-  if (req === Atomics.load(mem.i32, ackIdx)) return false;
-  if (!cpu.fix.ipiWhileIrqOff && irqsOff(mem, cpu.id)) return false;
+  if (req === Atomics.load(mem.i32, ackIdx) || !irqRuleAllows(cpu)) return false;
   cpu.trace(STEP.IPI, -1, -1, -1, req);
   Atomics.store(mem.i32, ackIdx, req);
   Atomics.add(mem.i32, mem.cpuA(cpu.id, CPU_A.ipiTaken), 1);
