@@ -67,6 +67,14 @@ describe("verdicts over the whole default space (1 collapse, 1 GUP-fast, 3 ptes,
     expect(two.explored).toBeLessThan(run("none").explored);
   });
 
+  it("the same table put back by K7 alone (a copy that always fails) is harmless: none is clean", () => {
+    const r = run("none~copyFails=true");
+    expect(r.complete).toBe(true);
+    expect(r.violations).toBe(0);
+    expect(r.outcomes["collapse-aborted-copy"].count).toBeGreaterThan(0);
+    expect(r.outcomes["collapse-committed"].count).toBe(0);
+  });
+
   it("ipi-skip with 3 CPUs skips one walker per broadcast and still races; ipi does not", () => {
     const skip = run("ipi-skip", { cpus: 3, ptes: 2 });
     expect(skip.violations).toBeGreaterThan(0);

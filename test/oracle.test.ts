@@ -3,6 +3,7 @@
 // fix, and never for the rest.
 
 import { describe, expect, it } from "vitest";
+import { COLLAPSE } from "../src/kernel/collapse.js";
 import { unpinStep } from "../src/kernel/gup.js";
 import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
 import { collapseSteps, lab } from "./lab.js";
@@ -93,6 +94,19 @@ describe("the oracle", () => {
     l.G("G9");
     expect(l.walk.nr).toBe(0);
     expect(l.grade()).toBe("backoff-pmd-leaf");
+  });
+
+  it("a failed copy (copy_mc) puts the same table back with the same pmd value: the pin stays good", () => {
+    const l = lab("none~copyFails=true", 2);
+    const before = l.mem.load(l.mem.pmd(0));
+    for (const s of ["G0", "G1", "G2", "G3"]) l.G(s);
+    for (const s of ["K0", "K1", "K2", "K4", "K6", "K6", "K8"]) l.K(s);
+    for (const s of ["G5", "G7", "G8", "G3", "G5", "G7", "G8", "G9"]) l.G(s);
+    l.K("K8"); // the copy of the last page fails
+    l.K("K7");
+    expect(l.collapse.result).toBe(COLLAPSE.ABORTED_COPY);
+    expect(l.mem.load(l.mem.pmd(0))).toBe(before);
+    expect(l.grade()).toBe("pinned");
   });
 
   it("a stale pin whose collapse has not committed yet is undecided, not a race", () => {
