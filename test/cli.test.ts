@@ -176,7 +176,7 @@ describe("results and exit codes", () => {
       "--quiet",
     ]);
     expect(none.code).toBe(0);
-    expect(none.stdout).toMatch(/expected race\): as expected/);
+    expect(none.stdout).toMatch(/expected race; window reached [\d,]+ times\): as expected/);
   });
 
   it("a clean fix under --expect clean exits 0", () => {
@@ -192,6 +192,48 @@ describe("results and exit codes", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/no race in [\d,]+ iterations/);
+  });
+});
+
+describe("no verdict without evidence", () => {
+  // The race window is never reached when the walker sleeps 5 ms after G1:
+  // the collapse and the split are over before it reads a pte.
+  const blind = ["--no-delays", "--delay", "G1=5000000", "--time", "1", "--cpus", "2", "--quiet"];
+  for (const fix of ["none", "recheck"]) {
+    it(`--fix ${fix} with the window out of reach: inconclusive, exit 4, one line on stderr`, () => {
+      const r = gupstress(["stress", "--fix", fix, ...blind, "--json"]);
+      expect(r.code).toBe(4);
+      const j = JSON.parse(r.stdout);
+      expect(j.verdict).toBe("inconclusive");
+      expect(j.windowHits).toBeLessThan(j.minWindowHits);
+      expect(j.why).toMatch(/race window was reached/);
+    });
+  }
+
+  it("--control runs the racy baseline first; a clean fix is clean only beside a control that raced", () => {
+    const r = gupstress([
+      "stress",
+      "--fix",
+      "recheck",
+      "--control",
+      "--cpus",
+      "2",
+      "--time",
+      "3",
+      "--json",
+      "--quiet",
+    ]);
+    const j = JSON.parse(r.stdout);
+    expect(j.runs.map((x: { fix: string }) => x.fix)).toEqual(["none", "recheck"]);
+    const [control, fix] = j.runs;
+    // Under load the control may miss the race: then the clean fix is inconclusive, never clean.
+    if (control.races > 0) {
+      expect(fix.judgement).toBe("as expected");
+      expect(r.code).toBe(0);
+    } else {
+      expect(fix.judgement).toBe("inconclusive");
+      expect(r.code).toBe(4);
+    }
   });
 });
 

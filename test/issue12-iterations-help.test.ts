@@ -24,6 +24,9 @@ describe("--iterations help", () => {
       "4",
       "--iterations",
       "1",
+      // four trials cannot show the race window: no evidence needed for this check
+      "--min-window",
+      "0",
       "--json",
     ]);
     expect(r.code).toBe(0);

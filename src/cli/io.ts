@@ -16,6 +16,8 @@ export const EXIT = {
   mismatch: 1,
   usage: 2,
   fault: 3,
+  /** no verdict either way: the run did not show it reached the race window */
+  inconclusive: 4,
   sigint: 130,
   sigterm: 143,
 } as const;

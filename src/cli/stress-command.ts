@@ -6,10 +6,11 @@ import { type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/co
 import { DELAY_POINTS, isDelayPoint, LEVELS } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
-import { asExpected, type Expect } from "../run/verdict.js";
+import { asExpected, type Expect, type Judgement, judge } from "../run/verdict.js";
 import {
   DEFAULT_SCENARIO,
   expectationOf,
+  fixParts,
   resolveFix,
   SCENARIO_NAMES,
   scenarioByName,
@@ -115,6 +116,19 @@ export const STRESS_FLAGS: FlagSpec[] = [
   },
   { name: "until-race", kind: "bool", help: "stop at the first race" },
   {
+    name: "control",
+    kind: "bool",
+    help: "also run the scenario's racy baseline under the same flags first: a clean fix counts as clean only if the control raced (always so with --fix all)",
+  },
+  {
+    name: "min-window",
+    kind: "int",
+    arg: "N",
+    min: 0,
+    max: 1e9,
+    help: "window hits (outcomes that show the race window was reached) a 'no race' verdict needs (default 10)",
+  },
+  {
     name: "no-trace",
     kind: "bool",
     help: "do not stamp steps with the global clock (faster; no interleaving drawn)",
@@ -146,13 +160,17 @@ export function stressHelp(): string {
     "",
     flagHelp(STRESS_FLAGS),
     "",
-    "exit: 0 result as expected, 1 not as expected, 2 usage error, 3 harness fault, 130/143 interrupted",
+    "exit: 0 result as expected, 1 not as expected, 2 usage error, 3 harness fault,",
+    "      4 inconclusive (no race, but the race window was not shown reached), 130/143 interrupted",
   ].join("\n");
 }
 
 export interface StressPlan {
   configs: RunConfig[];
   expects: Expect[];
+  /** index of the run whose races are the control for the clean ones, or -1 */
+  control: number;
+  minWindowHits: number;
   json: boolean;
   quiet: boolean;
   help: boolean;
@@ -232,9 +250,14 @@ export function planStress(argv: readonly string[]): StressPlan {
       throw new UsageError(`--fix: ${(e as Error).message}`);
     }
   }
+  const baseline = fixParts(scenario).baseline;
+  const wantControl = all || f.get("control") === true;
+  const single = scenario.mutants.find((m) => m.id === fixArg)?.fix ?? fixArg;
   const fixes = all
     ? scenario.fixes.map((d) => d.name)
-    : [scenario.mutants.find((m) => m.id === fixArg)?.fix ?? fixArg];
+    : wantControl && single !== baseline
+      ? [baseline, single]
+      : [single];
   const frames = geometryFor(base).frames;
   if (frames > MAX_PMD_ID) throw new UsageError(geometryText(base, frames));
   const configs = fixes.map((fix) => ({
@@ -243,9 +266,19 @@ export function planStress(argv: readonly string[]): StressPlan {
     delays: base.delays.map((d) => ({ ...d })),
   }));
   const expects: Expect[] = fixes.map((fix) =>
-    all ? expectationOf(scenario, fix) : (expectArg ?? expectationOf(scenario, fixArg)),
+    all || fix !== single
+      ? expectationOf(scenario, fix)
+      : (expectArg ?? expectationOf(scenario, fixArg)),
   );
-  return { configs, expects, json: f.get("json") === true, quiet: f.get("quiet") === true, help };
+  return {
+    configs,
+    expects,
+    control: wantControl ? fixes.indexOf(baseline) : -1,
+    minWindowHits: (f.get("min-window") as number | undefined) ?? 10,
+    json: f.get("json") === true,
+    quiet: f.get("quiet") === true,
+    help,
+  };
 }
 
 /** Each worker refuses more than LEVELS delays at one point: say so here, as a usage error. */
@@ -301,7 +334,13 @@ export async function stressCommand(
     io.out(`${stressHelp()}\n`);
     return EXIT.ok;
   }
-  const rows: { result: StressResult; expect: "race" | "clean"; ok: boolean }[] = [];
+  const rows: {
+    result: StressResult;
+    expect: "race" | "clean";
+    ok: boolean;
+    judgement: Judgement | "interrupted";
+    why: string;
+  }[] = [];
   for (let i = 0; i < plan.configs.length; i++) {
     const config = plan.configs[i];
     let lastPlain = 0;
@@ -317,14 +356,22 @@ export async function stressCommand(
     const result = await runStress(config, { onProgress, signal: io.signal });
     if (!plan.quiet && io.isTTY) io.err("\r\x1b[K");
     // A run cut short by Ctrl-C has no verdict: never "as expected".
-    const ok = result.interrupted === null && matches(result, plan.expects[i]);
-    rows.push({ result, expect: plan.expects[i], ok });
+    const controlRun = plan.control >= 0 && plan.control < i ? rows[plan.control] : undefined;
+    const evidence = {
+      windowHits: result.windowHits,
+      minWindowHits: plan.minWindowHits,
+      control: controlRun ? { fix: controlRun.result.fix, races: controlRun.result.races } : null,
+    };
+    const j = judge(result.outcomes, plan.expects[i], evidence);
+    const judgement = result.interrupted !== null ? "interrupted" : j.judgement;
+    const ok = judgement === "as expected";
+    rows.push({ result, expect: plan.expects[i], ok, judgement, why: j.why });
     if (!plan.json) {
       io.out(`${formatSummary(result)}\n`);
       io.out(
         result.interrupted !== null
           ? `  verdict: interrupted by ${result.interrupted} (expected ${plan.expects[i]}): no verdict\n\n`
-          : `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}): ${ok ? "as expected" : "NOT as expected"}\n\n`,
+          : `  verdict: ${result.races > 0 ? "race found" : "no race"} (expected ${plan.expects[i]}; window reached ${result.windowHits.toLocaleString("en-US")} times${evidence.control ? `; control ${evidence.control.fix}: ${evidence.control.races.toLocaleString("en-US")} races` : ""}): ${judgement}${j.why === "" ? "" : ` (${j.why})`}\n\n`,
       );
     }
     if (result.aborted || result.interrupted) break;
@@ -335,10 +382,20 @@ export async function stressCommand(
     .map((c, k) => ({ fix: c.fix, expect: plan.expects[rows.length + k] }));
   if (plan.json) {
     // Latency samples are for the benchmarks, not for this object.
-    const entry = ({ result: { samples: _, ...r }, expect, ok }: (typeof rows)[number]) => ({
+    const entry = ({
+      result: { samples: _, ...r },
+      expect,
+      ok,
+      judgement,
+      why,
+    }: (typeof rows)[number]) => ({
       ...r,
       expect,
       ok,
+      verdict: judgement === "inconclusive" ? "inconclusive" : r.races > 0 ? "race" : "clean",
+      judgement,
+      why,
+      minWindowHits: plan.minWindowHits,
     });
     const single = rows.length === 1 && plan.configs.length === 1;
     const out = single
@@ -352,10 +409,7 @@ export async function stressCommand(
         };
     io.out(`${JSON.stringify(out)}\n`);
   } else if (plan.configs.length > 1) {
-    const verdicts = rows.map((r) => ({
-      ...r,
-      verdict: r.result.interrupted !== null ? "interrupted" : undefined,
-    }));
+    const verdicts = rows.map((r) => ({ ...r, verdict: r.judgement }));
     const skipped = notRun.map(
       (r) => `  ${r.fix.padEnd(10)} ${r.expect.padEnd(6)}${"".padStart(12)}  not run`,
     );
@@ -364,5 +418,15 @@ export async function stressCommand(
   const last = rows[rows.length - 1]?.result;
   if (last?.interrupted) return last.interrupted === "SIGTERM" ? EXIT.sigterm : EXIT.sigint;
   if (rows.some((r) => r.result.aborted)) return EXIT.fault;
-  return rows.every((r) => r.ok) && rows.length === plan.configs.length ? EXIT.ok : EXIT.mismatch;
+  if (rows.length !== plan.configs.length) return EXIT.mismatch;
+  if (rows.some((r) => r.judgement === "NOT as expected")) return EXIT.mismatch;
+  if (rows.some((r) => r.judgement === "inconclusive")) {
+    if (!plan.json) {
+      io.err(
+        `gupstress stress: inconclusive: ${rows.find((r) => r.judgement === "inconclusive")?.why}\n`,
+      );
+    }
+    return EXIT.inconclusive;
+  }
+  return EXIT.ok;
 }
