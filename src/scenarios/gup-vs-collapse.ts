@@ -484,5 +484,4 @@ export const gupVsCollapse: Scenario = {
     span: (w) => [(w as GupWalk).startClock, (w as GupWalk).endClock],
   },
   describe,
-  explore: { ptes: 3, maxPtes: 8, maxCpus: 4 },
 };

@@ -140,8 +140,6 @@ export interface Scenario {
     value: number;
     text: string;
   }): string;
-  /** the explorer's default and largest sizes */
-  explore: { ptes: number; maxPtes: number; maxCpus: number };
 }
 
 /** Index of an outcome by key; throws for a key the scenario does not declare. */
