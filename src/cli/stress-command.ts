@@ -208,6 +208,16 @@ export function planStress(argv: readonly string[]): StressPlan {
   const scenario = scenarioByName(base.scenario);
   const fixArg = (f.get("fix") as string | undefined) ?? "all";
   const all = fixArg === "all";
+  // A mutant id brings the stress run that catches it (its mode, regions,
+  // pins held, extra delay points); the flags given still win.
+  const mutant = scenario.mutants.find((m) => m.id === fixArg);
+  if (mutant?.stress !== undefined) {
+    const m = mutant.stress;
+    if (m.mode !== undefined) base.mode = m.mode;
+    if (m.regions !== undefined) base.regions = m.regions;
+    if (m.holdPins !== undefined) base.holdPins = m.holdPins;
+    if (m.delays !== undefined) base.delays = [...base.delays, ...m.delays.map((d) => ({ ...d }))];
+  }
   const set = <K extends keyof RunConfig>(k: K, flag: string) => {
     if (f.has(flag)) base[k] = f.get(flag) as RunConfig[K];
   };

@@ -1,0 +1,37 @@
+// What `stress` plans from its flags: scenario defaults, a mutant's own
+// stress run, the control and the matrix's stop at the first race.
+
+import { describe, expect, it } from "vitest";
+import { planStress } from "../src/cli/stress-command.js";
+
+describe("planStress", () => {
+  it("a mutant id brings the stress run it declares; flags given win", () => {
+    const [c] = planStress(["--fix", "g7-dropped"]).configs;
+    expect(c.fix).toBe("recheck~recheckPte=false");
+    expect(c.mode).toBe("freerun");
+    expect(c.regions).toBe(2);
+    expect(c.holdPins).toBe(1);
+    expect(c.delays.some((d) => d.point === "G5")).toBe(true);
+    const [given] = planStress(["--fix", "g7-dropped", "--regions", "5"]).configs;
+    expect(given.regions).toBe(5);
+    // The same weakened fix by its knobs is not a mutant id: the plain defaults.
+    const [knobs] = planStress(["--fix", "recheck~recheckPte=false"]).configs;
+    expect(knobs.mode).toBe("lockstep");
+  });
+
+  it("--fix all: the baseline runs first as the control; racy fixes stop at their first race", () => {
+    const p = planStress(["--fix", "all"]);
+    expect(p.configs.map((c) => c.fix)).toEqual(["none", "ipi", "recheck", "upstream", "ipi-skip"]);
+    expect(p.control).toBe(0);
+    expect(p.configs.map((c) => c.untilRace)).toEqual([true, false, false, false, true]);
+    expect(p.expects).toEqual(["race", "clean", "clean", "clean", "race"]);
+  });
+
+  it("--control puts the baseline before a single fix; a single fix keeps its own expectation", () => {
+    const p = planStress(["--fix", "upstream", "--control"]);
+    expect(p.configs.map((c) => c.fix)).toEqual(["none", "upstream"]);
+    expect(p.expects).toEqual(["race", "clean"]);
+    expect(planStress(["--fix", "none"]).expects).toEqual(["race"]);
+    expect(planStress(["--fix", "none", "--expect", "clean"]).expects).toEqual(["clean"]);
+  });
+});
