@@ -26,6 +26,7 @@ import {
 } from "../memory/layout.js";
 import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
+import { BoundClock } from "./bound-clock.js";
 import type { RunConfig } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
@@ -163,6 +164,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const mem = new Memory(geo);
   scenario.setup(mem);
   const t0 = performance.now();
+  const clock = new BoundClock(t0);
   if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
     const threads = hooks.pool.options.maxThreads;
     throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
@@ -217,8 +219,10 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const watchdog = new Watchdog(mem, config.stallMs * 1.25 + 100, settled);
   while (!allDone) {
     await sleep(10);
-    const now = performance.now();
-    if (startedAt === 0 && allOnline(mem)) startedAt = now;
+    // Every bound below counts time the process ran, not wall time: Ctrl-Z
+    // then fg (or kill -STOP / -CONT) is not a stuck CPU (src/run/bound-clock.ts).
+    const now = clock.tick();
+    if (startedAt === 0 && allOnline(mem)) startedAt = Math.max(now, 0.001);
     const elapsed = startedAt === 0 ? 0 : now - startedAt;
     if (stopAskedAt === 0) {
       const overTime = config.timeMs !== null && startedAt !== 0 && elapsed >= config.timeMs;
@@ -229,7 +233,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       if (overTime || overCount) requestStop(mem);
       if (mem.load(CTL.stop) !== 0) stopAskedAt = now;
     }
-    if (startedAt === 0 && now - t0 > config.stallMs + 10_000) {
+    if (startedAt === 0 && now > config.stallMs + 10_000) {
       raiseFault(mem, FAULT_STALL, -1, Math.max(0, firstOffline(mem)), 0);
       stopAskedAt = stopAskedAt || now;
     }
@@ -256,7 +260,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       hooks.onProgress(progress(mem, elapsed));
     }
   }
-  const durationMs = startedAt === 0 ? 0 : performance.now() - startedAt;
+  const durationMs = startedAt === 0 ? 0 : clock.tick() - startedAt;
   hooks.signal?.removeEventListener("abort", onAbort);
   // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
   if (!allDone) {
@@ -268,7 +272,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const faults = collectFaults(mem, scenario, settled, hungCpus);
   return buildResult(config, scenario, mem, {
     durationMs,
-    startupMs: startedAt === 0 ? 0 : startedAt - t0,
+    startupMs: startedAt,
     reports,
     faults,
     interrupted,

@@ -3,7 +3,6 @@
 // whenever a CPU waits). A wait that outlasts the stall bound names the CPU it
 // was waiting for and raises a harness fault instead of hanging.
 
-import { performance } from "node:perf_hooks";
 import type { Cpu } from "../kernel/cpu.js";
 import { ipiTake } from "../kernel/irq.js";
 import { stepName } from "../kernel/steps.js";
@@ -17,6 +16,7 @@ import {
   STOP_ABORT,
   STOP_GRACEFUL,
 } from "../memory/layout.js";
+import { BoundClock } from "./bound-clock.js";
 
 /** How long one Atomics.wait may block before re-checking everything (ms). */
 const SLEEP_SLICE_MS = 5;
@@ -68,7 +68,8 @@ export class Waiter {
         if (this.stopRequested()) return false;
       }
     }
-    const t0 = performance.now();
+    // Counted time, not wall time: a stopped-and-resumed process is not a stall.
+    const clock = new BoundClock();
     const bell = mem.cpuB(this.cpu.id, CPU_B.doorbell);
     const sleeping = mem.cpuA(this.cpu.id, CPU_A.sleeping);
     for (;;) {
@@ -87,7 +88,7 @@ export class Waiter {
       Atomics.store(mem.i32, sleeping, 0);
       this.beat();
       if (ready()) return true;
-      if (performance.now() - t0 > boundMs) {
+      if (clock.tick() > boundMs) {
         const p = peer();
         this.stalled = what;
         raiseFault(mem, FAULT_STALL, this.cpu.id, p, mem.load(mem.cpuA(p, CPU_A.lastStep)));

@@ -1,0 +1,56 @@
+// A process stopped and resumed (Ctrl-Z then fg, kill -STOP / -CONT) is not a
+// stuck CPU: every bound counts the time the process ran, not wall time.
+
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { BoundClock, PAUSE_MS } from "../src/run/bound-clock.js";
+import { CLI } from "./run-cli.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a whole-process pause", () => {
+  it("does not count toward a bound; time before and after it does", () => {
+    const c = new BoundClock(0);
+    expect(c.tick(10)).toBe(10);
+    expect(c.tick(20)).toBe(20);
+    expect(c.tick(20 + PAUSE_MS + 3000)).toBe(20); // the pause
+    expect(c.tick(30 + PAUSE_MS + 3000)).toBe(30);
+    expect(c.pauses).toBe(1);
+  });
+
+  it("kill -STOP for 2 s, then -CONT: the run ends as it would have, no harness fault", async () => {
+    // 4 CPUs on 2 cores, fix ipi: every broadcast waits on other threads, the
+    // case that reported "did not answer" before.
+    const child = spawn(process.execPath, [
+      CLI,
+      "stress",
+      "--fix",
+      "ipi",
+      "--cpus",
+      "4",
+      "--time",
+      "4",
+      "--stall-ms",
+      "500",
+      "--min-window",
+      "0",
+      "--json",
+      "--quiet",
+    ]);
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.resume();
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await sleep(1500);
+    child.kill("SIGSTOP");
+    await sleep(2000);
+    child.kill("SIGCONT");
+    const code = await closed;
+    const j = JSON.parse(stdout);
+    expect(j.aborted).toBeNull();
+    expect(j.faults).toEqual([]);
+    expect(code).toBe(0);
+  });
+});
