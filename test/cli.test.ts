@@ -27,6 +27,19 @@ describe("bad input: one line, exit 2, no stack trace", () => {
     [["stress", "--delay", "G1=100@2"], /probability 2 is out of range/],
     [["stress", "--expect", "race"], /--expect needs a single --fix/],
     [["stress", "--hold", "3"], /--hold applies to --mode freerun only/],
+    [
+      // issue 12 item 16: each delay within limits, together past the stall bound
+      [
+        "stress",
+        "--ptes",
+        "64",
+        "--regions",
+        "1",
+        "--no-delays",
+        ...["G3", "G5", "G7", "G8", "K0"].flatMap((p) => ["--delay", `${p}=10000000`]),
+      ],
+      /add up to \d+ ms in one operation at worst .* more than --stall-ms 2000/,
+    ],
     [["stress", "--fix"], /--fix needs a value/],
     [["stress", "--json", "extra"], /unexpected argument 'extra'/],
     [["stress", "--seed", "1", "--seed", "2"], /--seed given twice/],

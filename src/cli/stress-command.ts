@@ -237,6 +237,7 @@ export function planStress(argv: readonly string[]): StressPlan {
   const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
   base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
   checkDelayLevels(base.delays);
+  checkDelaySum(base.delays, base.ptes, base.stallMs);
   if (f.has("hold") && base.mode !== "freerun")
     throw new UsageError("--hold applies to --mode freerun only");
   const fault = f.get("fault") as string | undefined;
@@ -305,6 +306,31 @@ function checkDelayLevels(delays: readonly DelaySpec[]): void {
       );
     }
   }
+}
+
+/**
+ * Delays that add up past the stall bound: one walk (or one mutator
+ * operation) runs each step point up to once per page, every level of a
+ * point may fire, and a CPU with interrupts off for longer than --stall-ms is
+ * reported stuck. Such a configuration is refused up front, naming the points
+ * that add most (the per-trial "start" offset runs with interrupts on).
+ */
+function checkDelaySum(delays: readonly DelaySpec[], ptes: number, stallMs: number): void {
+  const perPoint = new Map<string, number>();
+  for (const d of delays) {
+    if (d.point === "start") continue;
+    perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + d.maxNs * (d.nth === undefined ? ptes : 1));
+  }
+  const totalNs = [...perPoint.values()].reduce((a, b) => a + b, 0);
+  if (totalNs / 1e6 <= stallMs) return;
+  const top = [...perPoint.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([point, ns]) => `${point} ${(ns / 1e6).toFixed(1)} ms`)
+    .join(", ");
+  throw new UsageError(
+    `--delay: the delay points add up to ${(totalNs / 1e6).toFixed(0)} ms in one operation at worst (${top}; each point up to once per page, --ptes ${ptes}), more than --stall-ms ${stallMs}: a CPU would be reported stuck; lower the delays or raise --stall-ms`,
+  );
 }
 
 /** Why a geometry is too big, naming every flag that adds frames (stress.ts geometryFor). */
