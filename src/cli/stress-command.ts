@@ -319,7 +319,10 @@ function checkDelaySum(delays: readonly DelaySpec[], ptes: number, stallMs: numb
   const perPoint = new Map<string, number>();
   for (const d of delays) {
     if (d.point === "start") continue;
-    perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + d.maxNs * (d.nth === undefined ? ptes : 1));
+    perPoint.set(
+      d.point,
+      (perPoint.get(d.point) ?? 0) + d.maxNs * (d.nth === undefined ? ptes : 1),
+    );
   }
   const totalNs = [...perPoint.values()].reduce((a, b) => a + b, 0);
   if (totalNs / 1e6 <= stallMs) return;

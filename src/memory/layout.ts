@@ -104,6 +104,8 @@ export const FAULT_NONE = 0;
 export const FAULT_STALL = 1;
 export const FAULT_CRASH = 2;
 export const FAULT_HARNESS = 3;
+/** a CPU did not come online within the start-up bound */
+export const FAULT_STARTUP = 4;
 
 // ---- per-CPU words -----------------------------------------------------------
 // Line A is written by its owner only; line B is written by other CPUs

@@ -54,6 +54,15 @@ export const LIMITS = {
 } as const;
 
 /** The defaults for a scenario (default gup-vs-collapse): its own delay points. */
+/**
+ * How long every CPU may take to come online: one bound for the workers
+ * (each waits for the others) and the main thread. Starting many workers on
+ * few cores takes a while; that is not a stall.
+ */
+export function startupBoundMs(c: Pick<RunConfig, "stallMs" | "cpus">): number {
+  return c.stallMs + 500 * c.cpus;
+}
+
 export function defaultConfig(scenario: string = DEFAULT_SCENARIO): RunConfig {
   return {
     scenario,

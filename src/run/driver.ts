@@ -14,6 +14,7 @@ import {
   CTL,
   FAULT_CRASH,
   FAULT_HARNESS,
+  FAULT_STARTUP,
   FIRST_RACE_MAX_ENTRIES,
   type Geometry,
   Memory,
@@ -26,7 +27,7 @@ import {
 } from "../memory/layout.js";
 import { resolveFix, scenarioByName } from "../scenarios/index.js";
 import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
-import type { RunConfig } from "./config.js";
+import { type RunConfig, startupBoundMs } from "./config.js";
 import { calibrateSpin, Delays } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
@@ -297,14 +298,17 @@ class CpuRun {
     const mem = this.mem;
     mem.store(mem.cpuA(this.cpu.id, CPU_A.online), 1);
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
-    // Starting many workers on few cores takes a while: that is not a stall.
+    // One start-up bound for every CPU and the main thread (startupBoundMs);
+    // a stop (Ctrl-C) while others are still starting ends the wait at once.
     const ok = this.waiter.until(
-      () => firstOffline(mem) < 0,
+      () => firstOffline(mem) < 0 || mem.load(CTL.stop) !== 0,
       () => Math.max(0, firstOffline(mem)),
       "the other CPUs to come online",
-      this.config.stallMs + 500 * mem.geo.cpus,
+      startupBoundMs(this.config),
+      FAULT_STARTUP,
     );
-    if (ok && this.cpu.id === 0) {
+    if (!ok || mem.load(CTL.stop) !== 0) return false;
+    if (this.cpu.id === 0) {
       this.st[STAT.startUs] = nowUs();
       this.flush();
     }

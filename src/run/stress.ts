@@ -16,6 +16,7 @@ import {
   FAULT_CRASH,
   FAULT_NONE,
   FAULT_STALL,
+  FAULT_STARTUP,
   type Geometry,
   MAX_PMD_ID,
   Memory,
@@ -27,7 +28,7 @@ import {
 import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { BoundClock } from "./bound-clock.js";
-import type { RunConfig } from "./config.js";
+import { type RunConfig, startupBoundMs } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
@@ -233,8 +234,9 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       if (overTime || overCount) requestStop(mem);
       if (mem.load(CTL.stop) !== 0) stopAskedAt = now;
     }
-    if (startedAt === 0 && now > config.stallMs + 10_000) {
-      raiseFault(mem, FAULT_STALL, -1, Math.max(0, firstOffline(mem)), 0);
+    // The CPUs' own start-up bound, and a second for them to report it.
+    if (startedAt === 0 && now > startupBoundMs(config) + 1000) {
+      raiseFault(mem, FAULT_STARTUP, -1, Math.max(0, firstOffline(mem)), 0);
       stopAskedAt = stopAskedAt || now;
     }
     if (startedAt !== 0 && stopAskedAt === 0) {
@@ -246,11 +248,15 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     }
     // A CPU that does not leave after a stop (or after a fault) within the bound is hung.
     // After a fault the others have been told to leave at once: half a second is plenty.
-    const grace = mem.load(CTL.faultKind) !== FAULT_NONE ? 500 : config.stallMs + 1000;
+    // After a Ctrl-C too: the user asked to stop within a second.
+    const grace =
+      mem.load(CTL.faultKind) !== FAULT_NONE || interrupted !== null ? 300 : config.stallMs + 1000;
     if (stopAskedAt !== 0 && now - stopAskedAt > grace) {
       hungCpus = settled.flatMap((s, c) => (s === undefined ? [c] : []));
       if (mem.load(CTL.faultKind) === FAULT_NONE) {
-        raiseFault(mem, FAULT_STALL, -1, hungCpus[0] ?? 0, 0);
+        // Name the one spinning with interrupts off, if any: the others wait for it.
+        const irqOff = hungCpus.find((c) => (mem.load(mem.cpuA(c, CPU_A.irq)) & 1) === 1);
+        raiseFault(mem, FAULT_STALL, -1, irqOff ?? hungCpus[0] ?? 0, 0);
       }
       requestStop(mem, STOP_ABORT);
       break;
@@ -265,11 +271,11 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
   if (!allDone) {
     terminating = true;
-    await Promise.race([pool.destroy(), sleep(1000)]);
+    await Promise.race([pool.destroy(), sleep(300)]);
   } else if (!hooks.pool) await pool.destroy();
 
   const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
-  const faults = collectFaults(mem, scenario, settled, hungCpus);
+  const faults = collectFaults(mem, scenario, config, settled, hungCpus);
   return buildResult(config, scenario, mem, {
     durationMs,
     startupMs: startedAt,
@@ -335,6 +341,7 @@ function lastStepOf(mem: Memory, cpu: number): string {
 function collectFaults(
   mem: Memory,
   scenario: Scenario,
+  config: RunConfig,
   settled: (CpuReport | Error | undefined)[],
   hung: number[],
 ): CpuFault[] {
@@ -353,6 +360,17 @@ function collectFaults(
     }
   });
   const kind = mem.load(CTL.faultKind);
+  if (kind === FAULT_STARTUP) {
+    const peer = mem.load(CTL.faultPeer);
+    const bound = (startupBoundMs(config) / 1000).toFixed(1);
+    faults.push({
+      cpu: peer,
+      role: roleOf(peer),
+      kind: "stall",
+      message: `CPU ${peer} (${roleOf(peer)}) did not come online within ${bound} s (the start-up bound: --stall-ms + 0.5 s per CPU)`,
+      lastStep: "none yet",
+    });
+  }
   if (kind === FAULT_STALL) {
     const peer = mem.load(CTL.faultPeer);
     const by = mem.load(CTL.faultCpu);

@@ -58,7 +58,13 @@ export class Waiter {
    * Wait until `ready()`; returns false if the run is stopping or this wait
    * stalled (then the fault is recorded, naming `peer()`).
    */
-  until(ready: () => boolean, peer: () => number, what: string, boundMs = this.stallMs): boolean {
+  until(
+    ready: () => boolean,
+    peer: () => number,
+    what: string,
+    boundMs = this.stallMs,
+    faultKind = FAULT_STALL,
+  ): boolean {
     const mem = this.mem;
     for (let i = 0; i < this.spinLimit; i++) {
       if (ready()) return true;
@@ -91,7 +97,7 @@ export class Waiter {
       if (clock.tick() > boundMs) {
         const p = peer();
         this.stalled = what;
-        raiseFault(mem, FAULT_STALL, this.cpu.id, p, mem.load(mem.cpuA(p, CPU_A.lastStep)));
+        raiseFault(mem, faultKind, this.cpu.id, p, mem.load(mem.cpuA(p, CPU_A.lastStep)));
         return false;
       }
     }
