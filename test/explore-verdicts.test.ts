@@ -121,6 +121,22 @@ describe("counterexample", () => {
     expect(cex.preemptions).toBe(2);
   });
 
+  it("g7-dropped: the ABA, the split puts the same table back between the pin and G6", () => {
+    const cex = run("recheck~recheckPte=false").counterexample;
+    expect(cex).not.toBeNull();
+    if (cex === null) return;
+    const t = cex.trace;
+    const j = cex.index;
+    expect(cex.outcome).toContain("stale-pin");
+    expect(at(t, "G1")).toBeLessThan(at(t, "K4"));
+    expect(at(t, "K6", j)).toBeLessThan(at(t, "G5", j));
+    expect(at(t, "G5", j)).toBeLessThan(at(t, "K8F", j)); // freed while pinned
+    expect(at(t, "KS")).toBeLessThan(at(t, "G6", j)); // the same table is back
+    const g1 = t.find((s) => s.step === "G1")?.value;
+    const g6 = t.find((s) => s.step === "G6")?.value;
+    expect(g6).toBe(g1); // pmd_val compares equal: G6 passes
+  });
+
   it("replays exactly: the same steps, the same clocks, the same outcome", () => {
     const cex = run("ipi-skip").counterexample;
     expect(cex).not.toBeNull();

@@ -131,8 +131,11 @@ describe("stress on real threads", () => {
     expect(r.races).toBeGreaterThan(0);
     const fr = r.firstRace;
     expect(fr).not.toBeNull();
-    // G6 compared the same value: the table came back between G1 and G6.
-    const steps = fr?.trace.map((s) => s.step) ?? [];
-    expect(steps).toContain("KS");
+    // The drawing shows the collapse that released the stale frame. (Whether the
+    // split that put the table back shows too depends on the order of the
+    // clock stamps, which on threads is the order of the steps only roughly:
+    // the explorer's counterexample shows it exactly, see explore-verdicts.)
+    const released = fr?.trace.some((s) => s.step === "K8F" && s.frame === fr.frame);
+    expect(released).toBe(true);
   });
 });

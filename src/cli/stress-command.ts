@@ -462,13 +462,7 @@ export async function stressCommand(
   if (rows.some((r) => r.result.aborted)) return EXIT.fault;
   if (rows.length !== plan.configs.length) return EXIT.mismatch;
   if (rows.some((r) => r.judgement === "NOT as expected")) return EXIT.mismatch;
-  if (rows.some((r) => r.judgement === "inconclusive")) {
-    if (!plan.json) {
-      io.err(
-        `gupstress stress: inconclusive: ${rows.find((r) => r.judgement === "inconclusive")?.why}\n`,
-      );
-    }
-    return EXIT.inconclusive;
-  }
+  // The verdict line (or the JSON's "why") already says what to change.
+  if (rows.some((r) => r.judgement === "inconclusive")) return EXIT.inconclusive;
   return EXIT.ok;
 }

@@ -44,17 +44,26 @@ export interface RawEntry {
   fields: number[];
 }
 
-/** The entries still in CPU `cpu`'s ring, oldest first (`head`: entries it ever wrote). */
+/**
+ * The entries still in CPU `cpu`'s ring, oldest first (`head`: entries it
+ * ever wrote). The CPU may go on writing while we read (freerun): entries
+ * it overwrote meanwhile are dropped, not mixed in.
+ */
 export function readRing(mem: Memory, cpu: number, head?: number): RawEntry[] {
-  const n = head ?? mem.load(mem.cpuA(cpu, CPU_A.traceHead));
+  const headIdx = mem.cpuA(cpu, CPU_A.traceHead);
+  const n = head ?? mem.load(headIdx);
   const ring = mem.ringLength(cpu);
   const out: RawEntry[] = [];
-  for (let i = Math.max(0, n - ring); i < n; i++) {
+  const first = Math.max(0, n - ring);
+  for (let i = first; i < n; i++) {
     const fields: number[] = [];
     for (let f = 0; f < TRACE_WORDS; f++) fields.push(mem.load(mem.trace(cpu, i % ring, f)));
     out.push({ cpu, fields });
   }
-  return out;
+  if (head !== undefined) return out;
+  // Slots below (head now - ring) were written again while we read them.
+  const lost = Math.max(0, mem.load(headIdx) - ring) - first;
+  return lost > 0 ? out.slice(lost) : out;
 }
 
 export function decodeRaw(e: RawEntry): TraceStep {
