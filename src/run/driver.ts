@@ -270,11 +270,20 @@ class CpuRun {
     return true;
   }
 
+  /**
+   * The first race this CPU saw sets its time; the first race of the run that
+   * was traced takes the first-race slot, with its drawing.
+   */
   recordFirstRace(v: Verdict, w: unknown): void {
     const mem = this.mem;
+    if (this.st[STAT.firstRaceUs] === 0) {
+      const startUs = Number(Atomics.load(mem.i64, mem.stat(0, STAT.startUs)));
+      this.st[STAT.firstRaceUs] = Math.max(1, nowUs() - startUs);
+      this.flush();
+      if (this.config.untilRace) requestStop(mem, STOP_GRACEFUL);
+    }
+    if (this.walker.span(w)[0] < 0) return;
     if (Atomics.compareExchange(mem.i32, CTL.firstRaceTaken, 0, 1) !== 0) return;
-    const startUs = Number(Atomics.load(mem.i64, mem.stat(0, STAT.startUs)));
-    this.st[STAT.firstRaceUs] = Math.max(1, nowUs() - startUs);
     const region = this.walker.region(w);
     mem.store(CTL.firstRaceCpu, this.cpu.id);
     mem.store(CTL.firstRaceRegion, region);
@@ -290,7 +299,19 @@ class CpuRun {
     }
     mem.store(CTL.firstRaceEntries, n);
     this.flush();
-    if (this.config.untilRace) requestStop(mem, STOP_GRACEFUL);
+  }
+
+  /**
+   * Lockstep traces one region's trial per round (a different one each
+   * round), so that races are counted at untraced speed: the global step
+   * clock is most of a traced step's cost. A run that stops at its first race
+   * traces every trial, so that the race it stops at can be drawn.
+   */
+  traceTrial(round: number, region: number): void {
+    const c = this.config;
+    const regions = this.mem.geo.regions;
+    this.cpu.tracing =
+      c.trace && (c.untilRace || regions === 1 || region === (round - 1) % regions);
   }
 
   /** Mark this CPU online and wait for all the others. */
@@ -391,6 +412,7 @@ function lockstepMutator(run: CpuRun): void {
       }
       mem.store(mem.region(r, 1), round);
       kickAll(mem);
+      run.traceTrial(round, r);
       run.delays.start(run.poll);
       if (!run.operate(op, r, 0)) return;
       st[STAT.iterations]++;
@@ -404,7 +426,10 @@ function lockstepMutator(run: CpuRun): void {
     );
     if (!ok) return;
     for (let phase = 1; phase < run.scenario.phases; phase++) {
-      for (let r = 0; r < regions; r++) if (!run.operate(op, r, phase)) return;
+      for (let r = 0; r < regions; r++) {
+        run.traceTrial(round, r);
+        if (!run.operate(op, r, phase)) return;
+      }
     }
     st[STAT.roundTrips]++;
     run.flush();
@@ -449,6 +474,7 @@ function lockstepWalker(run: CpuRun): void {
       );
       if (!announced) return;
       const [first, count] = run.config.range ?? pickRange(run.rng, ptes);
+      run.traceTrial(round, r);
       run.delays.start(run.poll);
       run.walker.start(walks[r], r, first, count);
       run.walk(walks[r]);

@@ -455,9 +455,12 @@ function buildResult(
     if (o.window) windowHits += count;
   });
   const firstRace = readFirstRace(mem);
-  const firstRaceUs = firstRace
-    ? Number(Atomics.load(mem.i64, mem.stat(firstRace.cpu, STAT.firstRaceUs)))
-    : 0;
+  // The first race any CPU saw (traced or not): the earliest of their times.
+  let firstRaceUs = 0;
+  for (let c = 0; c < mem.geo.cpus; c++) {
+    const us = Number(Atomics.load(mem.i64, mem.stat(c, STAT.firstRaceUs)));
+    if (us > 0 && (firstRaceUs === 0 || us < firstRaceUs)) firstRaceUs = us;
+  }
   const faultKind = mem.load(CTL.faultKind);
   const aborted =
     faultKind === FAULT_NONE
@@ -495,7 +498,7 @@ function buildResult(
     confirmed: total(STAT.confirmed),
     racesPerMillion: iterations > 0 ? round((races / iterations) * 1e6) : 0,
     upperBound: races === 0 && iterations > 0 ? 3 / iterations : null,
-    firstRaceMs: firstRace ? round(firstRaceUs / 1000) : null,
+    firstRaceMs: firstRaceUs > 0 ? round(firstRaceUs / 1000) : null,
     outcomes,
     windowHits,
     undeclared: g.reports.flatMap((r) => r.undeclared),
