@@ -79,6 +79,15 @@ describe("svg charts", () => {
 describe("the HTML report", () => {
   const html = renderHtml(res);
 
+  it("a race power run that never reached the window says 'sample too small', not 0", () => {
+    const res = fixtureResults();
+    const none = res.racePower[0];
+    res.racePower[0] = { ...none, races: 0, racesPerMillion: 0, sampleTooSmall: true };
+    const md = markdownSummary(res);
+    expect(md).toMatch(/sample too small/);
+    expect(md).not.toMatch(new RegExp(`${none.fix} \\(\\d+ CPUs\\): 0 races per million`));
+  });
+
   it("draws every chart, each a non-empty inline svg", () => {
     const cs = charts(res);
     expect(cs.map((c) => c.id)).toEqual([

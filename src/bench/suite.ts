@@ -219,6 +219,8 @@ async function racePower(
     const base = { ...defaultConfig(scenario.name), fix, cpus, mode: "lockstep" as const };
     const rate = await checked({ ...base, seed: 1, timeMs: p.raceRunMs }, pool, signal);
     const racy = decl.expect === "race";
+    // A rate only means something once the run reached the race window.
+    const sampleTooSmall = rate.races === 0 && rate.windowHits < 10;
     const times: (number | null)[] = [];
     if (racy) {
       for (let t = 0; t < p.raceTrials; t++) {
@@ -241,7 +243,8 @@ async function racePower(
       races: rate.races,
       racesPerMillion: rate.iterations > 0 ? (rate.races / rate.iterations) * 1e6 : 0,
       racesPerMillionRme: poissonRme(rate.races),
-      upperBound: rate.races === 0 ? upperBound95(rate.iterations) : null,
+      sampleTooSmall,
+      upperBound: rate.races === 0 && !sampleTooSmall ? upperBound95(rate.iterations) : null,
       firstRaceMs: racy ? { median: fin(median.value), p90: fin(p90.value) } : null,
       firstRaceMsRme: racy ? { median: median.rme, p90: p90.rme } : null,
       trials: times.length,
@@ -250,7 +253,7 @@ async function racePower(
       trialTimesMs: times,
     });
     log(
-      `  race power ${fix.padEnd(9)} ${rate.races} races in ${rate.iterations} iterations` +
+      `  race power ${fix.padEnd(9)} ${rate.races} races in ${rate.iterations} iterations${sampleTooSmall ? ` (sample too small: the window was reached ${rate.windowHits} times)` : ""}` +
         (racy ? `, first race median ${fmt(median.value)} ms over ${times.length} trials` : ""),
     );
   }

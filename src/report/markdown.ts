@@ -138,7 +138,9 @@ export function resultTables(res: BenchResults): Table[] {
         String(r.cpus),
         formatNumber(r.iterations),
         String(r.races),
-        withRme(r.racesPerMillion, r.racesPerMillionRme),
+        r.sampleTooSmall === true
+          ? "sample too small"
+          : withRme(r.racesPerMillion, r.racesPerMillionRme),
         r.firstRaceMs
           ? r.firstRaceMs.median === null
             ? `> ${r.trialLimitMs}`
@@ -207,7 +209,7 @@ export function headlines(res: BenchResults): string[] {
   }
   for (const r of res.racePower.filter((x) => x.firstRaceMs)) {
     out.push(
-      `${r.fix} (${r.cpus} CPUs): ${formatNumber(r.racesPerMillion)} races per million iterations, first race after ${r.firstRaceMs?.median === null ? `> ${r.trialLimitMs}` : formatNumber(r.firstRaceMs?.median ?? Number.NaN)} ms (median of ${r.trials}).`,
+      `${r.fix} (${r.cpus} CPUs): ${r.sampleTooSmall === true ? "rate unknown (sample too small)" : `${formatNumber(r.racesPerMillion)} races per million iterations`}, first race after ${r.firstRaceMs?.median === null ? `> ${r.trialLimitMs}` : formatNumber(r.firstRaceMs?.median ?? Number.NaN)} ms (median of ${r.trials}).`,
     );
   }
   return out;

@@ -95,6 +95,12 @@ export interface RacePowerResult {
   races: number;
   racesPerMillion: number;
   racesPerMillionRme: Rme;
+  /**
+   * The run did not reach the race window often enough to say anything (a
+   * racy fix with no race, or a clean one with few window hits): the rate is
+   * not 0, it is unknown. Absent in results written before it existed.
+   */
+  sampleTooSmall?: boolean;
   /** 95% upper bound on the race probability per iteration from zero hits (3/N); null when races were seen */
   upperBound: number | null;
   /** time to the first race over `trials` untilRace trials; null for clean fixes (no trials) */
