@@ -29,6 +29,7 @@ import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from
 import { exploreProgress } from "./explore-progress.js";
 import { faultExit } from "./fault.js";
 import type { Io } from "./io.js";
+import { exploreRecord, OUT_FLAG, RecordSink } from "./record.js";
 
 const MUTANT_IDS = allMutants().map((m) => m.mutant.id);
 const defaultScenario = scenarioByName(DEFAULT_SCENARIO);
@@ -127,6 +128,7 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     help: "exit 0 when the verdict matches (default: each fix's own expectation, see gupstress list)",
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of text" },
+  { ...OUT_FLAG, help: "append one JSON line per fix explored to FILE (for gupstress merge)" },
   { name: "help", kind: "bool", help: "this help" },
 ];
 
@@ -154,6 +156,7 @@ interface ExplorePlan {
   agree: boolean;
   unitNs: number;
   json: boolean;
+  out: string | null;
   help: boolean;
   expectArg: "race" | "clean" | undefined;
 }
@@ -175,6 +178,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
   const replay = (f.get("replay") as string | undefined) ?? null;
   if (replay !== null) {
     for (const other of [
+      "out",
       "scenario",
       "fix",
       "strategy",
@@ -241,6 +245,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
     agree: doAgree,
     unitNs: (f.get("unit-ns") as number | undefined) ?? 3000,
     json: f.get("json") === true,
+    out: (f.get("out") as string | undefined) ?? null,
     help: f.get("help") === true,
     expectArg,
   };
@@ -346,6 +351,12 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
     return EXIT.ok;
   }
   if (plan.replay !== null) return replayCommand(plan, io);
+  let sink: RecordSink | null = null;
+  try {
+    if (plan.out !== null) sink = RecordSink.open(plan.out);
+  } catch (e) {
+    return usageExit("explore", io.err, e);
+  }
   const rows: {
     r: ExploreReport;
     expect: "race" | "clean";
@@ -369,12 +380,14 @@ export async function exploreCommand(argv: readonly string[], io: Io): Promise<n
       });
     }
     rows.push({ r, expect, ok, agreement });
+    sink?.append(exploreRecord(r, ok ? "as expected" : "NOT as expected"));
     if (!plan.json) {
       io.out(`${formatReport(r, plan.scenario, expect, ok)}\n`);
       if (agreement !== null) io.out(`${formatAgreement(agreement)}\n`);
       io.out("\n");
     }
   }
+  sink?.close();
   if (plan.json) {
     const one = (x: (typeof rows)[number]) => ({
       ...x.r,

@@ -44,6 +44,15 @@ const COMMANDS: Record<string, { help: string; run: () => Promise<Command>; sync
     help: "HTML report with inline SVG charts + Markdown summary of the latest bench",
     run: async () => (await import("./report-command.js")).reportCommand,
   },
+  merge: {
+    help: "combine campaign records (--out FILE.jsonl) of many shards into one verdict",
+    run: async () => (await import("./merge-command.js")).mergeCommand,
+  },
+  gate: {
+    help: "deterministic CI gate: explorer verdicts and mutants, no timing (--junit FILE)",
+    run: async () => (await import("./gate-command.js")).gateCommand,
+    sync: true,
+  },
 };
 
 function usage(): string {

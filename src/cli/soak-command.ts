@@ -3,10 +3,11 @@
 
 import { defaultConfig, LIMITS, type Mode } from "../run/config.js";
 import { runStress, type StressResult } from "../run/stress.js";
-import { forbiddenIn } from "../run/verdict.js";
+import { forbiddenIn, judge } from "../run/verdict.js";
 import { DEFAULT_SCENARIO, SCENARIO_NAMES, scenarioByName } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import type { Io } from "./io.js";
+import { OUT_FLAG, RecordSink, stressRecord } from "./record.js";
 import { matches } from "./stress-command.js";
 
 const FLAGS: FlagSpec[] = [
@@ -50,8 +51,12 @@ const FLAGS: FlagSpec[] = [
     help: "first seed; each slot adds 1 (default: random)",
   },
   { name: "json", kind: "bool", help: "print one JSON object with the totals" },
+  { ...OUT_FLAG, help: "append one JSON line per finished slice to FILE (for gupstress merge)" },
   { name: "help", kind: "bool", help: "this help" },
 ];
+
+/** The window hits a merged group of slices needs for a "no race" verdict (as stress's default). */
+const SLICE_MIN_WINDOW = 10;
 
 interface Total {
   fix: string;
@@ -86,6 +91,13 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   const cpus = (f.get("cpus") as number | undefined) ?? base.cpus;
   let seed = (f.get("seed") as number | undefined) ?? Math.floor(Math.random() * 2 ** 30);
   const json = f.get("json") === true;
+  let sink: RecordSink | null = null;
+  try {
+    const out = f.get("out") as string | undefined;
+    if (out !== undefined) sink = RecordSink.open(out);
+  } catch (e) {
+    return usageExit("soak", io.err, e);
+  }
   const plan: { fix: string; mode: Mode }[] = [];
   for (const mode of ["lockstep", "freerun"] as const)
     for (const fix of cleanFixes) plan.push({ fix, mode });
@@ -108,10 +120,17 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   for (let k = 0; Date.now() - started < totalMs; k = (k + 1) % plan.length) {
     const left = totalMs - (Date.now() - started);
     const timeMs = Math.max(500, Math.min(slotMs, left));
-    const r = await runStress(
-      { ...base, ...plan[k], cpus, seed: seed++, timeMs },
-      { signal: io.signal },
-    );
+    const config = { ...base, ...plan[k], cpus, seed: seed++, timeMs };
+    const r = await runStress(config, { signal: io.signal });
+    if (sink !== null) {
+      const j = judge(r.outcomes, "clean", {
+        windowHits: r.windowHits,
+        minWindowHits: SLICE_MIN_WINDOW,
+        control: null,
+      });
+      const judgement = r.aborted ? "fault" : r.interrupted ? "interrupted" : j.judgement;
+      sink.append(stressRecord("soak-slice", r, config, judgement, SLICE_MIN_WINDOW));
+    }
     const t = totals[k];
     t.runs++;
     t.seconds += r.durationMs / 1000;
@@ -130,6 +149,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
     if (r.interrupted) interrupted = r.interrupted;
     if (aborted || interrupted) break;
   }
+  sink?.close();
   const sum = (key: keyof Total) => totals.reduce((a, t) => a + (t[key] as number), 0);
   const ok = failures.length === 0 && aborted === null;
   if (json) {

@@ -16,6 +16,7 @@ import {
   scenarioByName,
 } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, UsageError, usageExit } from "./args.js";
+import { OUT_FLAG, RecordSink, stressRecord } from "./record.js";
 
 export { EXIT };
 
@@ -141,6 +142,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
     help: "exit 0 when the result matches (default: the fix's own expectation, see gupstress list)",
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
+  OUT_FLAG,
   { name: "quiet", kind: "bool", help: "no progress on stderr" },
   { name: "help", kind: "bool", help: "this help" },
 ];
@@ -172,6 +174,8 @@ export interface StressPlan {
   control: number;
   minWindowHits: number;
   json: boolean;
+  /** --out FILE.jsonl: one campaign record per run */
+  out: string | null;
   quiet: boolean;
   help: boolean;
 }
@@ -290,6 +294,7 @@ export function planStress(argv: readonly string[]): StressPlan {
     control: wantControl ? fixes.indexOf(baseline) : -1,
     minWindowHits: (f.get("min-window") as number | undefined) ?? 10,
     json: f.get("json") === true,
+    out: (f.get("out") as string | undefined) ?? null,
     quiet: f.get("quiet") === true,
     help,
   };
@@ -376,6 +381,24 @@ export async function stressCommand(
     io.out(`${stressHelp()}\n`);
     return EXIT.ok;
   }
+  let sink: RecordSink | null = null;
+  try {
+    if (plan.out !== null) sink = RecordSink.open(plan.out);
+  } catch (e) {
+    return usageExit("stress", io.err, e);
+  }
+  try {
+    return await runPlan(plan, io, sink);
+  } finally {
+    sink?.close();
+  }
+}
+
+async function runPlan(
+  plan: StressPlan,
+  io: { out: (s: string) => void; err: (s: string) => void; isTTY: boolean; signal?: AbortSignal },
+  sink: RecordSink | null,
+): Promise<number> {
   const rows: {
     result: StressResult;
     expect: "race" | "clean";
@@ -408,6 +431,15 @@ export async function stressCommand(
     const judgement = result.interrupted !== null ? "interrupted" : j.judgement;
     const ok = judgement === "as expected";
     rows.push({ result, expect: plan.expects[i], ok, judgement, why: j.why });
+    sink?.append(
+      stressRecord(
+        "stress",
+        result,
+        config,
+        result.aborted !== null ? "fault" : judgement,
+        plan.minWindowHits,
+      ),
+    );
     if (!plan.json) {
       io.out(`${formatSummary(result)}\n`);
       io.out(
