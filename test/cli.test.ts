@@ -244,8 +244,9 @@ describe("no verdict without evidence", () => {
       expect(fix.judgement).toBe("as expected");
       expect(r.code).toBe(0);
     } else {
+      // The control itself is "NOT as expected" (exit 1) if it reached the window and still missed.
       expect(fix.judgement).toBe("inconclusive");
-      expect(r.code).toBe(4);
+      expect([1, 4]).toContain(r.code);
     }
   });
 });

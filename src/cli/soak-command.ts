@@ -32,7 +32,7 @@ const FLAGS: FlagSpec[] = [
     arg: "SECONDS",
     min: 1,
     max: 3600,
-    help: "time per fix and mode before rotating (default 30)",
+    help: "time per fix and mode before rotating (default 30, shorter when the run is too short for every fix and mode to get one)",
   },
   {
     name: "cpus",
@@ -79,7 +79,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   }
   if (f.get("help") === true) {
     io.out(
-      `usage: gupstress soak [flags]   (npm run soak -- [flags])\n\nRotates through the scenario's clean fixes in lockstep and freerun until the time is up.\n\n${flagHelp(FLAGS)}\n`,
+      `usage: gupstress soak [flags]   (npm run soak -- [flags])\n\nRotates through the scenario's clean fixes in lockstep and freerun until the time is up;\nevery fix in every mode gets a slice, however short the run.\n\n${flagHelp(FLAGS)}\n\nexit: 0 no race and nothing FORBIDDEN, 1 a race or a FORBIDDEN outcome, 2 usage error,\n      3 harness fault, 130/143 interrupted\n`,
     );
     return EXIT.ok;
   }
@@ -87,7 +87,7 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   const base = defaultConfig(scenario.name);
   const cleanFixes = scenario.fixes.filter((d) => d.expect === "clean").map((d) => d.name);
   const totalMs = ((f.get("minutes") as number | undefined) ?? 10) * 60_000;
-  const slotMs = ((f.get("slot") as number | undefined) ?? 30) * 1000;
+  const slotArgMs = ((f.get("slot") as number | undefined) ?? 30) * 1000;
   const cpus = (f.get("cpus") as number | undefined) ?? base.cpus;
   let seed = (f.get("seed") as number | undefined) ?? Math.floor(Math.random() * 2 ** 30);
   const json = f.get("json") === true;
@@ -101,6 +101,8 @@ export async function soakCommand(argv: readonly string[], io: Io): Promise<numb
   const plan: { fix: string; mode: Mode }[] = [];
   for (const mode of ["lockstep", "freerun"] as const)
     for (const fix of cleanFixes) plan.push({ fix, mode });
+  // Every fix and mode gets at least one slice in a run of any length.
+  const slotMs = Math.max(500, Math.min(slotArgMs, totalMs / plan.length));
   const totals = plan.map(
     (p): Total => ({
       ...p,
