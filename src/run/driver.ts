@@ -562,49 +562,13 @@ function freerunWalker(run: CpuRun): void {
   );
 }
 
-/**
- * Run the scenario's steps on private scratch memory, one thread playing both
- * roles, until the JIT has compiled them: the run's first trials then go at
- * full speed instead of in the interpreter. Nothing here touches the run's
- * shared memory or random streams.
- */
-export function warmUp(scenario: Scenario, cpu: Cpu, ptes: number, rounds: number): void {
-  const frames = scenario.frames({ cpus: 2, regions: 1, ptes, heldWalks: 0 });
-  const mem = new Memory({ cpus: 2, regions: 1, ptes, frames, traceRing: 64 });
-  scenario.setup(mem);
-  const k = new Cpu(mem, 0, cpu.fix, cpu.tracing);
-  const g = new Cpu(mem, 1, cpu.fix, cpu.tracing);
-  const delays = new Delays([], new Rng(0, 0), 1);
-  const waiter = new Waiter(g, 1000, 1);
-  const { mutator, walker } = scenario;
-  const op = mutator.create(k);
-  const w = walker.create(ptes);
-  for (let i = 0; i < rounds; i++) {
-    for (let phase = 0; phase < scenario.phases; phase++) {
-      walker.start(w, 0, i % ptes, ptes - (i % ptes));
-      walkToEnd(g, walker, w, delays, waiter);
-      mutator.start(k, op, 0, phase);
-      while (!mutator.done(op)) {
-        // The walker's interrupts are on between walks: it takes the IPI.
-        if (mutator.step(k, op) === BLOCKED) waiter.serviceIpis();
-      }
-      walker.grade(mem, w, 1);
-      walker.release(g, w);
-    }
-  }
-}
-
-/** Walks and operations each worker runs on scratch memory before it comes online. */
-const WARM_ROUNDS = 100;
-
-/** The body of one worker: warm up, attach, run the role, flush, report. */
+/** The body of one worker: attach, run the role, flush, report. */
 export function runCpu(task: CpuTask): CpuReport {
   const t0 = performance.now();
   const run = new CpuRun(task);
   const mem = run.mem;
   let startupMs = 0;
   try {
-    warmUp(run.scenario, run.cpu, mem.geo.ptes, WARM_ROUNDS);
     if (run.attach()) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
