@@ -213,7 +213,7 @@ describe("no verdict without evidence", () => {
   // the collapse and the split are over before it reads a pte.
   const blind = ["--no-delays", "--delay", "G1=5000000", "--time", "1", "--cpus", "2", "--quiet"];
   for (const fix of ["none", "recheck"]) {
-    it(`--fix ${fix} with the window out of reach: inconclusive, exit 4, one line on stderr`, () => {
+    it(`--fix ${fix} with the window out of reach: inconclusive, exit 4, the reason in the JSON`, () => {
       const r = gupstress(["stress", "--fix", fix, ...blind, "--json"]);
       expect(r.code).toBe(4);
       const j = JSON.parse(r.stdout);
