@@ -89,4 +89,35 @@ describe("a whole-process pause", () => {
     expect(j.interrupted).toBe("SIGINT");
     expect(j.aborted).toMatch(/CPU 1 \(GUP-fast\) .*\(interrupts off\)/);
   });
+
+  it("Ctrl-C while 64 CPUs start: exit 130 within a second or so, no CPU blamed", async () => {
+    const child = spawn(process.execPath, [
+      CLI,
+      "stress",
+      "--fix",
+      "recheck",
+      "--cpus",
+      "64",
+      "--time",
+      "6",
+      "--json",
+      "--quiet",
+    ]);
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.resume();
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await sleep(700);
+    const t0 = Date.now();
+    child.kill("SIGINT");
+    const code = await closed;
+    const ms = Date.now() - t0;
+    expect(code).toBe(130);
+    expect(ms).toBeLessThan(2000);
+    const j = JSON.parse(stdout);
+    expect(j.interrupted).toBe("SIGINT");
+    expect(j.faults).toEqual([]);
+  });
 });

@@ -113,6 +113,12 @@ export function runAsProcess(argv: readonly string[]): void {
   main(argv).then(
     (code) => {
       process.exitCode = exitCodeAfterWrites(code);
+      // Stopped by a signal: what was measured is written (stdout and stderr
+      // are synchronous on Linux for files, pipes and terminals); worker
+      // threads still starting or being torn down must not hold the exit back.
+      if (code === EXIT.sigint || code === EXIT.sigterm) {
+        process.stdout.write("", () => process.exit(process.exitCode));
+      }
     },
     (e: unknown) => {
       writeErr(

@@ -120,10 +120,12 @@ export interface StressHooks {
 }
 
 /** A pool of `threads` CPU workers, for StressHooks.pool. */
-export function cpuPool(threads: number): Piscina {
+export function cpuPool(threads: number, startNow = true): Piscina {
   return new Piscina({
     filename: workerFile(),
-    minThreads: threads,
+    // A pool for one run starts its threads as its tasks arrive, so that the
+    // main thread hears Ctrl-C between two (64 threads block it for seconds).
+    minThreads: startNow ? threads : 0,
     maxThreads: threads,
     idleTimeout: Number.POSITIVE_INFINITY,
     concurrentTasksPerWorker: 1,
@@ -157,6 +159,9 @@ export function geometryFor(config: RunConfig): Geometry {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A CPU whose worker was never started: the run was stopped while the others started. */
+const NOT_STARTED = new Error("not started: the run was stopped while the CPUs started");
+
 export async function runStress(config: RunConfig, hooks: StressHooks = {}): Promise<StressResult> {
   const geo = geometryFor(config);
   if (geo.frames > MAX_PMD_ID)
@@ -170,12 +175,22 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     const threads = hooks.pool.options.maxThreads;
     throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
   }
-  const pool = hooks.pool ?? cpuPool(config.cpus);
+  const pool = hooks.pool ?? cpuPool(config.cpus, false);
   const oversubscribed = config.cpus > availableParallelism();
   const spinLimit = oversubscribed ? 64 : 20_000;
   const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
   let terminating = false;
-  const tasks = Array.from({ length: config.cpus }, (_, cpu) => {
+  let interrupted: string | null = null;
+  // Ctrl-C's bound is the user's: wall time, not the pause-aware clock.
+  let interruptedAt = 0;
+  const onAbort = () => {
+    interrupted = String(hooks.signal?.reason ?? "SIGINT");
+    interruptedAt = performance.now();
+    requestStop(mem);
+  };
+  hooks.signal?.addEventListener("abort", onAbort, { once: true });
+  if (hooks.signal?.aborted) onAbort();
+  const start = (cpu: number): Promise<void> => {
     const task: CpuTask = {
       sab: mem.sab,
       geo,
@@ -196,20 +211,23 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
         raiseFault(mem, FAULT_CRASH, cpu, cpu, mem.load(mem.cpuA(cpu, CPU_A.lastStep)));
       },
     );
-  });
+  };
+  // One worker at a time, with a turn of the event loop between two: a stop
+  // (Ctrl-C) while they start leaves the rest unstarted, reported as such.
+  const tasks: Promise<void>[] = [];
+  for (let cpu = 0; cpu < config.cpus; cpu++) {
+    if (interrupted !== null) {
+      settled[cpu] = NOT_STARTED;
+      continue;
+    }
+    tasks.push(start(cpu));
+    if (hooks.pool === undefined) await new Promise<void>((r) => setImmediate(r));
+  }
   const all = Promise.all(tasks);
   let allDone = false;
   all.then(() => {
     allDone = true;
   });
-
-  let interrupted: string | null = null;
-  const onAbort = () => {
-    interrupted = String(hooks.signal?.reason ?? "SIGINT");
-    requestStop(mem);
-  };
-  hooks.signal?.addEventListener("abort", onAbort, { once: true });
-  if (hooks.signal?.aborted) onAbort();
 
   let startedAt = 0;
   let stopAskedAt = 0;
@@ -248,12 +266,31 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     }
     // A CPU that does not leave after a stop (or after a fault) within the bound is hung.
     // After a fault the others have been told to leave at once: half a second is plenty.
-    // After a Ctrl-C too: the user asked to stop within a second.
+    // After a Ctrl-C too: the user asked to stop within a second. A worker
+    // still loading its modules gets a little longer to come online and leave:
+    // terminating one mid-load can abort the whole process.
+    const loading =
+      interrupted !== null && settled.some((x, c) => x === undefined && !isOnline(mem, c));
     const grace =
-      mem.load(CTL.faultKind) !== FAULT_NONE || interrupted !== null ? 300 : config.stallMs + 1000;
-    if (stopAskedAt !== 0 && now - stopAskedAt > grace) {
+      mem.load(CTL.faultKind) !== FAULT_NONE || interrupted !== null
+        ? loading
+          ? 500
+          : 300
+        : config.stallMs + 1000;
+    const overdue =
+      interrupted !== null
+        ? performance.now() - interruptedAt > grace
+        : stopAskedAt !== 0 && now - stopAskedAt > grace;
+    if (overdue) {
+      // After a Ctrl-C, a worker that never came online was still starting: not started, not hung.
+      if (interrupted !== null) {
+        // Before every CPU was online, none of them had started the run.
+        settled.forEach((x, c) => {
+          if (x === undefined && (startedAt === 0 || !isOnline(mem, c))) settled[c] = NOT_STARTED;
+        });
+      }
       hungCpus = settled.flatMap((s, c) => (s === undefined ? [c] : []));
-      if (mem.load(CTL.faultKind) === FAULT_NONE) {
+      if (mem.load(CTL.faultKind) === FAULT_NONE && hungCpus.length > 0) {
         // Name the one spinning with interrupts off, if any: the others wait for it.
         const irqOff = hungCpus.find((c) => (mem.load(mem.cpuA(c, CPU_A.irq)) & 1) === 1);
         raiseFault(mem, FAULT_STALL, -1, irqOff ?? hungCpus[0] ?? 0, 0);
@@ -319,6 +356,10 @@ function allOnline(mem: Memory): boolean {
   return firstOffline(mem) < 0;
 }
 
+function isOnline(mem: Memory, c: number): boolean {
+  return mem.load(mem.cpuA(c, CPU_A.online)) !== 0;
+}
+
 function firstOffline(mem: Memory): number {
   for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
@@ -348,7 +389,7 @@ function collectFaults(
   const faults: CpuFault[] = [];
   const roleOf = (cpu: number) => roleName(scenario, cpu);
   settled.forEach((s, cpu) => {
-    if (s instanceof Error) {
+    if (s instanceof Error && s !== NOT_STARTED) {
       faults.push({
         cpu,
         role: roleOf(cpu),
