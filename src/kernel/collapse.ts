@@ -262,10 +262,11 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
     case STEP.K6: {
       // __collapse_huge_page_isolate: the mutator's half of the ordering rule
       // (clear the pmd at K4, THEN check for pins).
+      const t = cpu.stamp();
       const pte = mem.load(mem.pte(c.table, c.j));
       const f = ptePresent(pte) ? pteFrame(pte) : -1;
       const ok = suitable(cpu, pte);
-      cpu.trace(step, c.region, c.j, f, f < 0 ? -1 : extraRefs(cpu, f));
+      cpu.traceRead(t, step, c.region, c.j, f, f < 0 ? -1 : extraRefs(cpu, f));
       if (!ok) {
         c.aborting = true;
         c.abortResult = COLLAPSE.ABORTED_ISOLATE;

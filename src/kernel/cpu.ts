@@ -36,10 +36,35 @@ export class Cpu {
     // step was a fifth of an untraced walk's cost (docs/bench.md, the floor).
     this.i32[this.lastStepIdx] = step;
     // Kept small so that it inlines into the step functions; the ring is out of line.
-    return this.tracing ? this.record(step, region, index, frame, value) : -1;
+    return this.tracing ? this.record(this.stamp(), step, region, index, frame, value) : -1;
+  }
+
+  /**
+   * A clock stamp for a read step, taken before its load (-1 untraced). A
+   * read stamped before its load and a write stamped after its store draw in
+   * memory order: a read that saw the old value draws before the write that
+   * replaced it (the race's conditions G1 < K4, K6 < G5, G7 < K8F hold in the
+   * drawing whenever they held in memory).
+   */
+  stamp(): number {
+    return this.tracing ? Atomics.add(this.i32, CTL.clock, 1) : -1;
+  }
+
+  /** trace() for a read step, with the stamp taken before its load. */
+  traceRead(
+    clock: number,
+    step: number,
+    region: number,
+    index: number,
+    frame: number,
+    value: number,
+  ): number {
+    this.i32[this.lastStepIdx] = step;
+    return clock >= 0 ? this.record(clock, step, region, index, frame, value) : -1;
   }
 
   private record(
+    clock: number,
     step: number,
     region: number,
     index: number,
@@ -48,7 +73,6 @@ export class Cpu {
   ): number {
     const mem = this.mem;
     const i32 = this.i32;
-    const clock = Atomics.add(i32, CTL.clock, 1);
     const slot = this.traceHead % this.ring;
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.clock), clock);
     Atomics.store(i32, mem.trace(this.id, slot, TRACE.step), step);

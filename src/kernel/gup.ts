@@ -140,8 +140,9 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       w.pc = STEP.G1;
       break;
     case STEP.G1: {
+      const t = cpu.stamp();
       w.pmd = Atomics.load(mem.i32, mem.pmd(w.region));
-      cpu.trace(step, w.region, w.start, -1, w.pmd);
+      cpu.traceRead(t, step, w.region, w.start, -1, w.pmd);
       const kind = pmdKind(w.pmd);
       if (kind === PMD_TABLE) w.pc = STEP.G2;
       else if (kind === PMD_HUGE) w.pc = STEP.G5H;
@@ -164,10 +165,11 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       w.pc = STEP.G3;
       break;
     case STEP.G3: {
+      const t = cpu.stamp();
       w.pte = Atomics.load(mem.i32, mem.pte(w.table, w.j));
       const present = ptePresent(w.pte);
       w.frame = present ? pteFrame(w.pte) : -1;
-      cpu.trace(step, w.region, w.j, w.frame, w.pte);
+      cpu.traceRead(t, step, w.region, w.j, w.frame, w.pte);
       if (!present) {
         w.result = WALK.FALLBACK_PTE;
         w.pc = STEP.G9;
@@ -195,9 +197,10 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       // pmd, so the pmd no longer matches the snapshot and we back off. It
       // compares raw values, as pmd_val does: the same table put back (K7, a
       // failed copy, a THP split) passes it, and only G7 is left (the ABA).
+      const t = cpu.stamp();
       const live = Atomics.load(mem.i32, mem.pmd(w.region));
       const expected = cpu.fix.recheckPmdLive ? w.pmdLive : w.pmd;
-      cpu.trace(step, w.region, w.j, w.frame, live);
+      cpu.traceRead(t, step, w.region, w.j, w.frame, live);
       if (live !== expected) backOff(cpu, w, WALK.BACKOFF_PMD);
       else if (cpu.fix.recheckBeforePin) w.pc = STEP.G5;
       else w.pc = cpu.fix.recheckPte ? STEP.G7 : STEP.G8;
@@ -205,8 +208,9 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
     }
     case STEP.G7: {
       // Stops zap/migration races: the pte must still map this page after the pin.
+      const t = cpu.stamp();
       const live = Atomics.load(mem.i32, mem.pte(w.table, w.j));
-      cpu.trace(step, w.region, w.j, w.frame, live);
+      cpu.traceRead(t, step, w.region, w.j, w.frame, live);
       if (live !== w.pte) backOff(cpu, w, WALK.BACKOFF_PTE);
       else w.pc = STEP.G8;
       break;
@@ -258,8 +262,9 @@ function pmdLeafStep(cpu: Cpu, w: GupWalk, step: number): void {
     case STEP.G6H: {
       // Unconditional in the kernel (not fix 2): a huge pmd split or zapped
       // after the grab means the folio may no longer back these addresses.
+      const t = cpu.stamp();
       const live = mem.load(mem.pmd(w.region));
-      cpu.trace(step, w.region, w.start, w.folio, live);
+      cpu.traceRead(t, step, w.region, w.start, w.folio, live);
       if (live !== w.pmd) {
         backOff(cpu, w, WALK.BACKOFF_LEAF);
         break;
