@@ -2,7 +2,13 @@
 
 import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
-import { type DelaySpec, defaultConfig, LIMITS, type RunConfig } from "../run/config.js";
+import {
+  type DelaySpec,
+  defaultConfig,
+  LIMITS,
+  type RunConfig,
+  withMutantStress,
+} from "../run/config.js";
 import { DELAY_POINTS, isDelayPoint, LEVELS } from "../run/delay.js";
 import { parseFault } from "../run/faults.js";
 import { geometryFor, type Progress, runStress, type StressResult } from "../run/stress.js";
@@ -208,20 +214,14 @@ function parseDelay(text: string): DelaySpec {
 export function planStress(argv: readonly string[]): StressPlan {
   const f = parseFlags(argv, [...STRESS_FLAGS, ...HIDDEN_FLAGS]);
   const help = f.get("help") === true;
-  const base = defaultConfig((f.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO);
-  const scenario = scenarioByName(base.scenario);
+  const defaults = defaultConfig((f.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO);
+  const scenario = scenarioByName(defaults.scenario);
   const fixArg = (f.get("fix") as string | undefined) ?? "all";
   const all = fixArg === "all";
   // A mutant id brings the stress run that catches it (its mode, regions,
   // pins held, extra delay points); the flags given still win.
   const mutant = scenario.mutants.find((m) => m.id === fixArg);
-  if (mutant?.stress !== undefined) {
-    const m = mutant.stress;
-    if (m.mode !== undefined) base.mode = m.mode;
-    if (m.regions !== undefined) base.regions = m.regions;
-    if (m.holdPins !== undefined) base.holdPins = m.holdPins;
-    if (m.delays !== undefined) base.delays = [...base.delays, ...m.delays.map((d) => ({ ...d }))];
-  }
+  const base = mutant === undefined ? defaults : withMutantStress(defaults, mutant);
   const set = <K extends keyof RunConfig>(k: K, flag: string) => {
     if (f.has(flag)) base[k] = f.get(flag) as RunConfig[K];
   };

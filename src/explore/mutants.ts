@@ -5,7 +5,7 @@
 // and a short stress run.
 
 import { performance } from "node:perf_hooks";
-import { defaultConfig } from "../run/config.js";
+import { defaultConfig, withMutantStress } from "../run/config.js";
 import { HarnessFault } from "../run/harness-fault.js";
 import { runStress } from "../run/stress.js";
 import { SCENARIOS } from "../scenarios/index.js";
@@ -85,14 +85,8 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
     const exploreMs = performance.now() - t0;
     let stress: MutantRow["stress"] = null;
     if (opt.stressSeconds > 0) {
-      const mode = m.stress?.mode ?? "lockstep";
-      const base = defaultConfig(scenario.name);
       const config = {
-        ...base,
-        mode,
-        regions: m.stress?.regions ?? base.regions,
-        holdPins: m.stress?.holdPins ?? base.holdPins,
-        delays: [...base.delays, ...(m.stress?.delays ?? [])],
+        ...withMutantStress(defaultConfig(scenario.name), m),
         fix: m.fix,
         cpus,
         seed: opt.seed,
@@ -105,7 +99,7 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
       if (s.aborted !== null)
         throw new HarnessFault(`stress run of mutant ${m.id} aborted: ${s.aborted}`);
       stress = {
-        mode,
+        mode: config.mode,
         caught: s.races > 0,
         iterations: s.iterations,
         races: s.races,

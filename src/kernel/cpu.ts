@@ -31,12 +31,7 @@ export class Cpu {
 
   /** Stamp a step with the global clock and put it in this CPU's ring; returns the clock (-1 untraced). */
   trace(step: number, region: number, index: number, frame: number, value: number): number {
-    // A plain store, not Atomics.store: lastStep is a diagnostic read only once
-    // a CPU has stalled or crashed, and a seq-cst store (xchg on x86) on every
-    // step was a fifth of an untraced walk's cost (docs/bench.md, the floor).
-    this.i32[this.lastStepIdx] = step;
-    // Kept small so that it inlines into the step functions; the ring is out of line.
-    return this.tracing ? this.record(this.stamp(), step, region, index, frame, value) : -1;
+    return this.traceRead(this.stamp(), step, region, index, frame, value);
   }
 
   /**
@@ -50,7 +45,10 @@ export class Cpu {
     return this.tracing ? Atomics.add(this.i32, CTL.clock, 1) : -1;
   }
 
-  /** trace() for a read step, with the stamp taken before its load. */
+  /**
+   * trace() for a read step, with the stamp taken before its load. Kept small
+   * so that it inlines into the step functions; the ring is out of line.
+   */
   traceRead(
     clock: number,
     step: number,
@@ -59,6 +57,9 @@ export class Cpu {
     frame: number,
     value: number,
   ): number {
+    // A plain store, not Atomics.store: lastStep is a diagnostic read only once
+    // a CPU has stalled or crashed, and a seq-cst store (xchg on x86) on every
+    // step was a fifth of an untraced walk's cost (docs/bench.md, the floor).
     this.i32[this.lastStepIdx] = step;
     return clock >= 0 ? this.record(clock, step, region, index, frame, value) : -1;
   }

@@ -5,6 +5,7 @@ import { availableParallelism } from "node:os";
 export type Mode = "lockstep" | "freerun";
 
 import { DEFAULT_SCENARIO, scenarioByName } from "../scenarios/index.js";
+import type { MutantDecl } from "../scenarios/scenario.js";
 import type { DelaySpec } from "./delay-spec.js";
 
 export type { DelaySpec };
@@ -52,6 +53,23 @@ export const LIMITS = {
   holdPins: { min: 1, max: 64 },
   timeS: { max: 7 * 24 * 3600 },
 } as const;
+
+/**
+ * A config with a mutant's own stress run applied (its mode, regions, pins
+ * held, and delay points added to the config's): what catches it where the
+ * defaults cannot. `stress --fix ID` and `mutants` both use it.
+ */
+export function withMutantStress(config: RunConfig, m: MutantDecl): RunConfig {
+  const s = m.stress;
+  if (s === undefined) return config;
+  return {
+    ...config,
+    mode: s.mode ?? config.mode,
+    regions: s.regions ?? config.regions,
+    holdPins: s.holdPins ?? config.holdPins,
+    delays: [...config.delays, ...(s.delays ?? []).map((d) => ({ ...d }))],
+  };
+}
 
 /** The defaults for a scenario (default gup-vs-collapse): its own delay points. */
 /**
