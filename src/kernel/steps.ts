@@ -36,6 +36,9 @@ export const STEP = {
   KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
+  // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
+  // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
+  // preemption, 90..109 hugetlb unshare.
 } as const;
 
 export type StepName = keyof typeof STEP;
@@ -78,6 +81,9 @@ export const STEP_TEXT: Record<StepName, string> = {
   KS: "split: same table back, subpages mapped",
   IPI: "IPI handler",
 };
+
+/** Step ids are below this (delay points and histograms are indexed by step id). */
+export const STEP_IDS = 128;
 
 /** Returned by a step function when the CPU cannot take a step now (waiting for IPI acks). */
 export const BLOCKED = -1;

@@ -2,7 +2,7 @@
 // seeded random busy spin, so that the other side of a race has time to arrive.
 
 import { performance } from "node:perf_hooks";
-import { STEP } from "../kernel/steps.js";
+import { STEP, STEP_IDS } from "../kernel/steps.js";
 import type { DelaySpec } from "./config.js";
 import type { Rng } from "./random.js";
 
@@ -46,14 +46,14 @@ export const LEVELS = 3;
  */
 export class Delays {
   /** [point * LEVELS + level]: spins at most, and probability */
-  private readonly maxSpins = new Float64Array(64 * LEVELS);
-  private readonly prob = new Float64Array(64 * LEVELS);
-  private readonly count = new Int32Array(64);
+  private readonly maxSpins = new Float64Array(STEP_IDS * LEVELS);
+  private readonly prob = new Float64Array(STEP_IDS * LEVELS);
+  private readonly count = new Int32Array(STEP_IDS);
   private readonly rng: Rng;
   /** forced delays (DelaySpec.nth): spins by step id, then by occurrence in the trial */
   private readonly forced: (Float64Array | undefined)[] = [];
   /** occurrences of each step since the trial started, kept only when some delay is forced */
-  private readonly seen = new Int32Array(64);
+  private readonly seen = new Int32Array(STEP_IDS);
   private hasForced = false;
   /** spins spent so far, for the record */
   spent = 0;
