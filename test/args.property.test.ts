@@ -37,7 +37,7 @@ const value = fc.oneof(
     "ipi",
     "recheck",
     "upstream",
-    "ipi-skip",
+    "kvm-pv-flush",
     "all",
     "lockstep",
     "freerun",

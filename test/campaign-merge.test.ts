@@ -235,7 +235,7 @@ describe("--out", () => {
     const e = join(dir, "explore.jsonl");
     expect(gupstress(["explore", "--out", e]).code).toBe(0);
     const x = lines(e).map((l) => JSON.parse(l));
-    expect(x.map((y) => y.fix)).toEqual(["none", "ipi", "recheck", "upstream", "ipi-skip"]);
+    expect(x.map((y) => y.fix)).toEqual(["none", "ipi", "recheck", "upstream", "kvm-pv-flush"]);
     expect(x[0].firstRace.replay).toMatch(/^v2\/gup-vs-collapse\/none\//);
     const m = gupstress(["merge", e]);
     expect(m.code).toBe(0);

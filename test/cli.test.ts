@@ -9,7 +9,7 @@ describe("bad input: one line, exit 2, no stack trace", () => {
     [["stress", "--bogus"], /unknown flag --bogus \(accepted: --scenario, --fix, /],
     [
       ["stress", "--fix", "nope"],
-      /--fix: unknown fix 'nope' \(accepted: none, ipi, recheck, upstream, ipi-skip/,
+      /--fix: unknown fix 'nope' \(accepted: none, ipi, recheck, upstream, kvm-pv-flush/,
     ],
     [["stress", "--fix", "recheck~nosuch=true"], /unknown knob 'nosuch'/],
     [["stress", "--scenario", "nope"], /--scenario 'nope' is not one of: gup-vs-collapse/],

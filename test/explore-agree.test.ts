@@ -127,7 +127,7 @@ describe("gupstress explore", () => {
 
   it("--json: one object with the fields a CI reads", async () => {
     const t = io();
-    expect(await exploreCommand(["--fix", "ipi-skip", "--json"], t.io)).toBe(0);
+    expect(await exploreCommand(["--fix", "kvm-pv-flush", "--json"], t.io)).toBe(0);
     const j = JSON.parse(t.out.join(""));
     for (const k of [
       "fix",
@@ -141,7 +141,7 @@ describe("gupstress explore", () => {
       expect(j).toHaveProperty(k);
     }
     expect(j.complete).toBe(true);
-    expect(j.counterexample.replay).toMatch(/^v2\/gup-vs-collapse\/ipi-skip\//);
+    expect(j.counterexample.replay).toMatch(/^v2\/gup-vs-collapse\/kvm-pv-flush\//);
     expect(j.counterexample.trace.length).toBeGreaterThan(10);
   });
 

@@ -31,7 +31,7 @@ describe("verdicts over the whole default space (1 collapse, 1 GUP-fast, 3 ptes,
       expect(r.explored, r.fix).toBeGreaterThan(1000);
       expect(r.rangeChoices).toBe(6);
     }
-    for (const fix of ["none", "ipi-skip"]) {
+    for (const fix of ["none", "kvm-pv-flush"]) {
       expect(by[fix].violations, fix).toBeGreaterThan(0);
       expect(by[fix].verdict).toBe("race");
       expect(by[fix].outcomes["stale-pin"].count).toBe(by[fix].violations);
@@ -75,8 +75,23 @@ describe("verdicts over the whole default space (1 collapse, 1 GUP-fast, 3 ptes,
     expect(r.outcomes["collapse-committed"].count).toBe(0);
   });
 
-  it("ipi-skip with 3 CPUs skips one walker per broadcast and still races; ipi does not", () => {
-    const skip = run("ipi-skip", { cpus: 3, ptes: 2 });
+  it("kvm-pv-flush races only through a host preemption: clean with none allowed, and its race skips a preempted walker", () => {
+    expect(run("kvm-pv-flush", { hostPreemptions: 0 }).violations).toBe(0);
+    const pv = run("kvm-pv-flush");
+    expect(pv.complete).toBe(true);
+    expect(pv.violations).toBeGreaterThan(0);
+    const t = pv.counterexample?.trace ?? [];
+    const racer = t.find((s) => s.step === "G8")?.cpu;
+    const at = (step: string, cpu?: number) =>
+      t.findIndex((s) => s.step === step && (cpu === undefined || s.cpu === cpu));
+    // the walker that raced was out (HP) when K5 broadcast, and flushed on its return (HR, value 1)
+    expect(at("HP", racer)).toBeLessThan(at("K5"));
+    expect(at("HR", racer)).toBeGreaterThan(at("K5"));
+    expect(t.find((s) => s.step === "HR" && s.cpu === racer)?.value).toBe(1);
+  });
+
+  it("the rotating-skip mutant with 3 CPUs skips one walker per broadcast and still races; ipi does not", () => {
+    const skip = run("ipi~ipiSkipOne=true", { cpus: 3, ptes: 2 });
     expect(skip.violations).toBeGreaterThan(0);
     // the skipped walker is the one that races: the other one acked the IPI
     expect(skip.counterexample?.trace.some((s) => s.step === "IPI")).toBe(true);
@@ -138,7 +153,7 @@ describe("counterexample", () => {
   });
 
   it("replays exactly: the same steps, the same clocks, the same outcome", () => {
-    const cex = run("ipi-skip").counterexample;
+    const cex = run("kvm-pv-flush").counterexample;
     expect(cex).not.toBeNull();
     if (cex === null) return;
     const again = replayTrace(cex.replay);

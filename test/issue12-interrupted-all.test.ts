@@ -45,7 +45,7 @@ describe("stress --fix all, interrupted in its first fix", () => {
     expect(j.runs).toHaveLength(1);
     expect(j.runs[0].fix).toBe("none");
     expect(j.runs[0].ok).toBe(false);
-    expect(j.notRun).toEqual(["ipi", "recheck", "upstream", "ipi-skip"]);
+    expect(j.notRun).toEqual(["ipi", "recheck", "upstream", "kvm-pv-flush"]);
   });
 
   it("text: verdict interrupted, and a 'not run' row per fix left out", async () => {
@@ -53,7 +53,7 @@ describe("stress --fix all, interrupted in its first fix", () => {
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/verdict: interrupted by SIGINT \(expected race\): no verdict/);
     expect(r.stdout).not.toMatch(/as expected/);
-    for (const fix of ["ipi", "recheck", "upstream", "ipi-skip"]) {
+    for (const fix of ["ipi", "recheck", "upstream", "kvm-pv-flush"]) {
       expect(r.stdout).toMatch(new RegExp(`\\n  ${fix} +(race|clean) +not run`));
     }
     expect(r.stdout).toMatch(/\n {2}none .* interrupted\n/);

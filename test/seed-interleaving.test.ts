@@ -5,9 +5,18 @@ import { describe, expect, it } from "vitest";
 import { COLLAPSE } from "../src/kernel/collapse.js";
 import { Cpu } from "../src/kernel/cpu.js";
 import { WALK } from "../src/kernel/gup.js";
-import { ipiTake, irqsOff } from "../src/kernel/irq.js";
+import { hostPreempt, hostResume, ipiTake, irqsOff } from "../src/kernel/irq.js";
 import { BLOCKED, STEP } from "../src/kernel/steps.js";
-import { FRAME, FRAME_RELEASED, PMD_HUGE, PMD_TABLE, pmdKind } from "../src/memory/layout.js";
+import {
+  CPU_A,
+  FRAME,
+  FRAME_RELEASED,
+  PMD_HUGE,
+  PMD_TABLE,
+  pmdKind,
+  VCPU_FLUSH_TLB,
+  VCPU_PREEMPTED,
+} from "../src/memory/layout.js";
 import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
 import { lab } from "./lab.js";
 
@@ -113,8 +122,8 @@ describe("the seed interleaving", () => {
     expect(l.grade()).toBe("pinned");
   });
 
-  it("ipi-skip with 3 CPUs: the skipped CPU is never waited for, and the race returns", () => {
-    const l = lab("ipi-skip", 1, 3);
+  it("the rotating-skip mutant (3 CPUs): the skipped CPU is never waited for, and the race returns", () => {
+    const l = lab("ipi~ipiSkipOne=true", 1, 3);
     // First broadcast skips target 1 (the walker): rotating skip starts at the first target.
     for (const s of ["G0", "G1", "G2", "G3"]) l.G(s);
     for (const s of ["K0", "K1", "K2", "K4", "K5"]) l.K(s);
@@ -123,6 +132,32 @@ describe("the seed interleaving", () => {
     expect(ipiTake(idle)).toBe(true);
     expect(l.K("K5W")).toBe(STEP.K5W);
     l.K("K6");
+    for (const s of ["G5", "G7", "G8"]) l.G(s);
+    for (const s of ["K8", "K8F", "K9", "K10", "K11"]) l.K(s);
+    l.G("G9");
+    expect(l.grade()).toBe("stale-pin");
+  });
+
+  it("kvm-pv-flush: a running walker gets the flush IPI, so K5W waits for it", () => {
+    const l = lab("kvm-pv-flush");
+    for (const s of ["G0", "G1", "G2", "G3"]) l.G(s);
+    for (const s of ["K0", "K1", "K2", "K4", "K5"]) l.K(s);
+    expect(l.collapse.nTargets).toBe(1);
+    expect(l.K("K5W")).toBe(BLOCKED);
+  });
+
+  it("kvm-pv-flush: a walker the host preempted is skipped and marked, flushes on its return, and races", () => {
+    const l = lab("kvm-pv-flush");
+    for (const s of ["G0", "G1", "G2", "G3"]) l.G(s);
+    hostPreempt(l.g); // interrupts are off: the host does not care
+    expect(irqsOff(l.mem, 1)).toBe(true);
+    for (const s of ["K0", "K1", "K2", "K4", "K5"]) l.K(s);
+    expect(l.collapse.nTargets).toBe(0); // skipped: no IPI, nothing to wait for
+    expect(l.mem.load(l.mem.cpuA(1, CPU_A.preempted))).toBe(VCPU_PREEMPTED | VCPU_FLUSH_TLB);
+    l.K("K5W");
+    l.K("K6"); // no pin yet
+    expect(hostResume(l.g)).toBe(true); // the flush it missed, on entry
+    expect(l.mem.load(l.mem.cpuA(1, CPU_A.preempted))).toBe(0);
     for (const s of ["G5", "G7", "G8"]) l.G(s);
     for (const s of ["K8", "K8F", "K9", "K10", "K11"]) l.K(s);
     l.G("G9");

@@ -21,7 +21,13 @@ describe("planStress", () => {
 
   it("--fix all: the baseline runs first as the control; racy fixes stop at their first race", () => {
     const p = planStress(["--fix", "all"]);
-    expect(p.configs.map((c) => c.fix)).toEqual(["none", "ipi", "recheck", "upstream", "ipi-skip"]);
+    expect(p.configs.map((c) => c.fix)).toEqual([
+      "none",
+      "ipi",
+      "recheck",
+      "upstream",
+      "kvm-pv-flush",
+    ]);
     expect(p.control).toBe(0);
     expect(p.configs.map((c) => c.untilRace)).toEqual([true, false, false, false, true]);
     expect(p.expects).toEqual(["race", "clean", "clean", "clean", "race"]);

@@ -1,7 +1,6 @@
 // Threaded runs with bounded iteration counts: the real race under real
 // concurrency, and each fix closing it. Counts, never timings.
 
-import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { defaultConfig, type RunConfig } from "../src/run/config.js";
 import { runStress, type StressResult } from "../src/run/stress.js";
@@ -41,22 +40,23 @@ describe("stress on real threads", () => {
     expect(at(0, "K10")).toBeGreaterThan(at(0, "K8F", fr.index));
   });
 
-  // With 3 CPUs each broadcast skips the walkers in turn; that needs 3 cores to
-  // race often (on 2 cores a skipped walker is rarely running when it matters:
-  // about one race per 20,000 trials). With 2 CPUs the one walker is always the
-  // skipped one: KVM's single preempted vCPU. test/seed-interleaving.test.ts
-  // drives the 3-CPU rotation by hand.
-  const skipCpus = Math.min(3, Math.max(2, availableParallelism()));
-  it(`fix ipi-skip (${skipCpus} CPUs): skipping an IPI target brings the race back`, async () => {
-    const r = await run({
-      fix: "ipi-skip",
-      cpus: skipCpus,
-      iterations: 2_000_000,
-      untilRace: true,
-    });
+  // KVM's PV flush skips only a walker the host has preempted: the default
+  // preemption point (G1, interrupts off) brings the race back; without it the
+  // flush always reaches the walker and waits for it.
+  it("fix kvm-pv-flush: races with the default host preemption", async () => {
+    const r = await run({ fix: "kvm-pv-flush", iterations: 2_000_000, untilRace: true });
     expect(r.aborted).toBeNull();
     expect(r.ipi.broadcasts).toBeGreaterThan(0);
     expect(r.races).toBeGreaterThan(0);
+  });
+
+  it("fix kvm-pv-flush without host preemption: no race", async () => {
+    const delays = defaultConfig().delays.filter((d) => d.preempt !== true);
+    const r = await run({ fix: "kvm-pv-flush", iterations: 20_000, delays });
+    expect(r.aborted).toBeNull();
+    expect(r.iterations).toBeGreaterThanOrEqual(20_000);
+    expect(r.races).toBe(0);
+    expect(r.ipi.handlerEntries).toBeGreaterThan(0);
   });
 
   for (const fix of ["recheck", "ipi", "upstream"]) {

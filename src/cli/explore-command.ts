@@ -63,6 +63,14 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     max: 64,
     help: "exhaustive: at most K preemptions per interleaving (default: no bound)",
   },
+  {
+    name: "host-preemptions",
+    kind: "int",
+    arg: "K",
+    min: 0,
+    max: 8,
+    help: "times the host may deschedule each walker's vCPU during its walk, interrupts off included (default: 1 under a fix whose IPIs read the host's preempted word, kvm-pv-flush; else 0, where a preemption is indistinguishable from a pause; 0: kvm-pv-flush is clean)",
+  },
   { name: "depth", kind: "int", arg: "D", min: 1, max: 64, help: "pct: bug depth d (default 3)" },
   {
     name: "runs",
@@ -183,6 +191,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       "fix",
       "strategy",
       "preemptions",
+      "host-preemptions",
       "depth",
       "runs",
       "seed",
@@ -230,6 +239,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       runs: (f.get("runs") as number | undefined) ?? DEFAULT_EXPLORE.runs,
       seed: (f.get("seed") as number | undefined) ?? DEFAULT_EXPLORE.seed,
       noMemo: f.get("no-memo") === true,
+      hostPreemptions: f.get("host-preemptions") as number | undefined,
     });
     expects.push(expectArg ?? expectationOf(scenario, name));
   }

@@ -106,6 +106,23 @@ export const STRESS_FLAGS: FlagSpec[] = [
   },
   { name: "no-delays", kind: "bool", help: "drop the default delay points (--delay still adds)" },
   {
+    name: "preempt",
+    kind: "string",
+    arg: "POINT=NS[@P]",
+    repeat: true,
+    help: `the host deschedules a vCPU after step POINT for up to NS ns, with probability P (default 1): its steal-time preempted word is set meanwhile, as KVM's PV TLB flush reads it (kvm-pv-flush). Replaces a default preemption at POINT. Defaults (${DEFAULT_SCENARIO}): ${
+      defaultScenario.defaultDelays
+        .filter((d) => d.preempt === true)
+        .map((d) => `${d.point}=${d.maxNs}@${d.prob}`)
+        .join(" ") || "none"
+    }`,
+  },
+  {
+    name: "no-preempt",
+    kind: "bool",
+    help: "drop the default host-preemption points (--preempt still adds)",
+  },
+  {
     name: "hold",
     kind: "int",
     arg: "N",
@@ -186,28 +203,30 @@ export interface StressPlan {
   help: boolean;
 }
 
-function parseDelay(text: string): DelaySpec {
+function parseDelay(text: string, flag = "delay"): DelaySpec {
   const m = /^([A-Za-z0-9]+)=(\d+(?:\.\d+)?)(?:@(\d*\.?\d+))?$/.exec(text);
   if (!m)
-    throw new UsageError(`--delay '${text}': expected POINT=NS or POINT=NS@P, e.g. G1=2000@0.5`);
+    throw new UsageError(`--${flag} '${text}': expected POINT=NS or POINT=NS@P, e.g. G1=2000@0.5`);
   if (!isDelayPoint(m[1])) {
     throw new UsageError(
-      `--delay '${text}': unknown point ${m[1]} (accepted: ${DELAY_POINTS.join(", ")})`,
+      `--${flag} '${text}': unknown point ${m[1]} (accepted: ${DELAY_POINTS.join(", ")})`,
     );
   }
   const maxNs = Number(m[2]);
   if (maxNs > LIMITS.delayNs.max) {
     throw new UsageError(
-      `--delay '${text}': ${maxNs} ns is out of range (accepted: 0 to ${LIMITS.delayNs.max})`,
+      `--${flag} '${text}': ${maxNs} ns is out of range (accepted: 0 to ${LIMITS.delayNs.max})`,
     );
   }
   const prob = m[3] === undefined ? 1 : Number(m[3]);
   if (!(prob > 0 && prob <= 1)) {
     throw new UsageError(
-      `--delay '${text}': probability ${m[3]} is out of range (accepted: above 0, up to 1)`,
+      `--${flag} '${text}': probability ${m[3]} is out of range (accepted: above 0, up to 1)`,
     );
   }
-  return { point: m[1], maxNs, prob };
+  return flag === "preempt"
+    ? { point: m[1], maxNs, prob, preempt: true }
+    : { point: m[1], maxNs, prob };
 }
 
 /** Turn argv into the runs to do. Throws UsageError for any mistake. */
@@ -238,8 +257,21 @@ export function planStress(argv: readonly string[]): StressPlan {
   const time = f.get("time") as number | undefined;
   base.timeMs =
     time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
-  const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
-  base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
+  const delays = ((f.get("delay") as string[] | undefined) ?? []).map((t) => parseDelay(t));
+  const preempts = ((f.get("preempt") as string[] | undefined) ?? []).map((t) =>
+    parseDelay(t, "preempt"),
+  );
+  // Spins and host preemptions are replaced separately: --delay G3=... keeps
+  // a preemption at G3, --preempt G3=... keeps the spins there.
+  const isPreempt = (d: DelaySpec) => d.preempt === true;
+  const spins = base.delays.filter((d) => !isPreempt(d));
+  const hostOut = base.delays.filter(isPreempt);
+  base.delays = [
+    ...(f.get("no-delays") === true ? delays : mergeDelays(spins, delays)),
+    ...(f.get("no-delays") === true || f.get("no-preempt") === true
+      ? preempts
+      : mergeDelays(hostOut, preempts)),
+  ];
   checkDelayLevels(base.delays);
   checkDelaySum(base.delays, base.ptes, base.stallMs);
   if (f.has("hold") && base.mode !== "freerun")

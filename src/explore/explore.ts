@@ -15,6 +15,7 @@ import {
   encodeSchedule,
   exhaustive,
   type Found,
+  isHostToggle,
   MAX_SCHEDULE_ACTIONS,
   type Model,
   ReplayError,
@@ -46,6 +47,8 @@ export interface ExploreOptions {
   maxStates?: number;
   /** exhaustive: run every interleaving to its end instead of pruning revisited states */
   noMemo?: boolean;
+  /** host preemptions each walker's vCPU may suffer (default DEFAULT_HOST_PREEMPTIONS) */
+  hostPreemptions?: number;
   /** called now and then from the search: states run (exhaustive) or runs done (pct, random) */
   onProgress?: (done: number) => void;
 }
@@ -201,7 +204,14 @@ function* exploreChoices(opt: ExploreOptions): Generator<void, ExploreReport, vo
   for (let k = 0; k < choices.length; k++) {
     const ranges = choices[k];
     if (opt.strategy !== "exhaustive" && k >= opt.runs) break;
-    const model = new KernelModel({ scenario, fix, cpus: opt.cpus, ptes: opt.ptes, ranges });
+    const model = new KernelModel({
+      scenario,
+      fix,
+      cpus: opt.cpus,
+      ptes: opt.ptes,
+      ranges,
+      hostPreemptions: opt.hostPreemptions,
+    });
     const part: ExploreOptions = {
       ...opt,
       onProgress: report && ((done: number) => report(doneBefore + done)),
@@ -303,12 +313,14 @@ export function parseReplay(text: string): ParsedReplay {
       `replay string '${text}' is not v2/SCENARIO/FIX/cCPUS/pPTES/wRANGES/SCHEDULE (or v1/FIX/cCPUS/pPTES/SCHEDULE)`,
     );
   }
-  const [scenarioName, fix, c, p, w, schedule] = v1
+  const [scenarioName, given, c, p, w, schedule] = v1
     ? [DEFAULT_SCENARIO, parts[1], parts[2], parts[3], null, parts[4]]
     : parts.slice(1);
   let scenario: Scenario;
+  let fix = given;
   try {
     scenario = scenarioByName(scenarioName);
+    fix = scenario.renamedFixes?.[given] ?? given;
     resolveFix(scenario, fix);
   } catch (e) {
     throw new Error(`replay string: ${(e as Error).message}`);
@@ -382,6 +394,15 @@ function replayPrefix(model: Model, actions: readonly number[]): void {
   }
 }
 
+/** The host preemptions a schedule gives its busiest CPU (each is a preempt and a resume). */
+function hostPreemptionsIn(actions: readonly number[]): number {
+  const toggles = new Map<number, number>();
+  for (const a of actions) if (isHostToggle(a)) toggles.set(a, (toggles.get(a) ?? 0) + 1);
+  let most = 0;
+  for (const n of toggles.values()) most = Math.max(most, Math.ceil(n / 2));
+  return most;
+}
+
 /** Run a replay string again from scratch, tracing every step. */
 export function replayTrace(text: string): Omit<Counterexample, "preemptions"> {
   const p = parseReplay(text);
@@ -393,6 +414,7 @@ export function replayTrace(text: string): Omit<Counterexample, "preemptions"> {
     ptes: p.ptes,
     ranges: p.ranges,
     tracing: true,
+    hostPreemptions: hostPreemptionsIn(p.actions),
   });
   const actions = p.version === "v1" ? completeV1(model, p.actions) : p.actions;
   const o = replay(model, actions);

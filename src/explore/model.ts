@@ -9,12 +9,20 @@
 import { Cpu } from "../kernel/cpu.js";
 import type { Fix } from "../kernel/fixes.js";
 import type { IpiWait } from "../kernel/irq.js";
-import { canTakeIpi, ipiTake } from "../kernel/irq.js";
+import { canTakeIpi, hostPreempt, hostResume, ipiTake, isPreempted } from "../kernel/irq.js";
 import { BLOCKED } from "../kernel/steps.js";
 import { decodeRaw, readRing, type TraceStep } from "../kernel/trace.js";
 import { CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
 import type { Scenario } from "../scenarios/scenario.js";
-import { agentOf, isInterrupt, MAX_AGENTS, type Model, type Outcome } from "./scheduler.js";
+import {
+  agentOf,
+  hostToggle,
+  isHostToggle,
+  isInterrupt,
+  MAX_AGENTS,
+  type Model,
+  type Outcome,
+} from "./scheduler.js";
 
 export interface KernelConfig {
   scenario: Scenario;
@@ -27,6 +35,24 @@ export interface KernelConfig {
   ranges?: readonly (readonly [number, number])[];
   /** stamp every step with the global clock (for drawing; off while exploring) */
   tracing?: boolean;
+  /**
+   * Host preemptions each walker's vCPU may suffer during its walk: the host
+   * deschedules it anywhere, interrupts on or off, sets its steal-time word,
+   * and lets it run again later. Default: DEFAULT_HOST_PREEMPTIONS where the
+   * fix reads that word (ipiPvFlush), else 0: nothing else can tell a
+   * preempted vCPU from one the scheduler simply does not pick (a waiting
+   * IPI sender only waits longer), so elsewhere it adds only equivalent
+   * interleavings.
+   */
+  hostPreemptions?: number;
+}
+
+/** One preemption per walker: enough for the PV-flush hole (preempted between G1 and G5). */
+export const DEFAULT_HOST_PREEMPTIONS = 1;
+
+/** The host-preemption bound a model gets when none is given. */
+export function defaultHostPreemptions(fix: Fix): number {
+  return fix.ipiPvFlush ? DEFAULT_HOST_PREEMPTIONS : 0;
 }
 
 export const MODEL_LIMITS = { cpus: { min: 2, max: 4 }, ptes: { min: 1, max: 8 } } as const;
@@ -54,6 +80,9 @@ export class KernelModel implements Model {
   readonly walks: unknown[];
   /** the mutator's next phase, and each finished operation's outcome (-1: none) */
   private readonly progress = { phase: 0, outcomes: new Int32Array(8) };
+  /** host preemptions each CPU has suffered (state: bounded per walk) */
+  private readonly host: { used: Int32Array };
+  private readonly hostBound: number;
   private readonly forbidden: boolean[];
   private readonly undeclared: number;
   /** the words that hold state: everything before the trace rings */
@@ -100,6 +129,8 @@ export class KernelModel implements Model {
       return w;
     });
     this.progress.outcomes.fill(-1);
+    this.host = { used: new Int32Array(config.cpus) };
+    this.hostBound = config.hostPreemptions ?? defaultHostPreemptions(config.fix);
     this.advance();
     this.stateWords = this.mem.traceBase;
     let at = this.stateWords;
@@ -118,6 +149,7 @@ export class KernelModel implements Model {
     for (const w of this.walks) add(w as object, Object.keys(w as object));
     for (const c of this.cpus) add(c, ["traceHead", "ipiBroadcasts"]);
     add(this.progress, ["phase", "outcomes"]);
+    add(this.host, ["used"]);
     this.snapshotWords = at;
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
@@ -156,9 +188,17 @@ export class KernelModel implements Model {
     // An operation waiting for IPI acks cannot step until they are all in.
     if (this.mutatorRunning() && !mutator.blocked(mem, this.op)) out[n++] = 0;
     for (let id = 1; id < this.config.cpus; id++) {
-      if (!walker.done(this.walks[id - 1])) out[n++] = id * 2;
+      // A vCPU the host has descheduled does nothing until the host lets it run.
+      if (isPreempted(mem, id)) {
+        out[n++] = hostToggle(id);
+        continue;
+      }
+      const walking = !walker.done(this.walks[id - 1]);
+      if (walking) out[n++] = id * 2;
       // Taking an IPI is this CPU's action whenever the IRQ-off rule allows it.
       if (canTakeIpi(this.cpus[id])) out[n++] = id * 2 + 1;
+      // The host may deschedule a walking vCPU anywhere, interrupts off included.
+      if (walking && this.host.used[id] < this.hostBound) out[n++] = hostToggle(id);
     }
     return n;
   }
@@ -169,6 +209,13 @@ export class KernelModel implements Model {
       if (this.scenario.mutator.step(this.cpus[0], this.op) === BLOCKED)
         throw new Error("the mutator stepped while blocked");
       this.advance();
+    } else if (isHostToggle(action)) {
+      const cpu = this.cpus[id];
+      if (isPreempted(this.mem, id)) hostResume(cpu);
+      else {
+        hostPreempt(cpu);
+        this.host.used[id]++;
+      }
     } else if (isInterrupt(action)) {
       if (!ipiTake(this.cpus[id])) throw new Error(`CPU ${id} took an IPI it could not take`);
     } else this.scenario.walker.step(this.cpus[id], this.walks[id - 1]);

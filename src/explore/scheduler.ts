@@ -4,9 +4,12 @@
 // hand-made models live in the tests.
 //
 // An action is a small integer: agent * 2 + kind, where kind 0 is the agent's
-// next step and kind 1 is taking a pending interrupt (an IPI). A schedule is
-// the sequence of actions; written as letters (A = CPU 0 steps, b = CPU 1
-// takes an IPI) with run lengths, it is the replay string's body.
+// next step and kind 1 is taking a pending interrupt (an IPI); past those,
+// HOST_BASE + agent is the host preempting the agent's vCPU, or letting it
+// run again (a toggle). A schedule is the sequence of actions; written as
+// letters (A = CPU 0 steps, b = CPU 1 takes an IPI, ^B = CPU 1 is preempted
+// or resumed by the host) with run lengths, it is the replay string's body.
+// Schedules written before host preemption existed read the same.
 
 import { Rng } from "../run/random.js";
 
@@ -34,15 +37,23 @@ export interface Model {
   outcome(): Outcome;
 }
 
-export const agentOf = (action: number): number => action >> 1;
-export const isInterrupt = (action: number): boolean => (action & 1) === 1;
+/** Letters cap the agents at 26. */
+export const MAX_AGENTS = 26;
+/** Host-preemption actions: HOST_BASE + agent. */
+export const HOST_BASE = MAX_AGENTS * 2;
+/** Every action is below this. */
+export const MAX_ACTIONS = HOST_BASE + MAX_AGENTS;
+
+export const agentOf = (action: number): number =>
+  action >= HOST_BASE ? action - HOST_BASE : action >> 1;
+export const isInterrupt = (action: number): boolean => action < HOST_BASE && (action & 1) === 1;
+export const isHostToggle = (action: number): boolean => action >= HOST_BASE;
+export const hostToggle = (agent: number): number => HOST_BASE + agent;
 
 // ---- schedules as text ----------------------------------------------------------
 
 const A = "A".charCodeAt(0);
 const a = "a".charCodeAt(0);
-/** Letters cap the agents at 26. */
-export const MAX_AGENTS = 26;
 
 /** Actions -> "A3B5Ab": a letter per action, followed by its repeat count when above 1. */
 export function encodeSchedule(actions: readonly number[]): string {
@@ -51,6 +62,7 @@ export function encodeSchedule(actions: readonly number[]): string {
     let n = 1;
     while (i + n < actions.length && actions[i + n] === actions[i]) n++;
     const act = actions[i];
+    if (isHostToggle(act)) out += "^";
     out += String.fromCharCode((isInterrupt(act) ? a : A) + agentOf(act));
     if (n > 1) out += String(n);
     i += n;
@@ -64,18 +76,23 @@ export const MAX_SCHEDULE_ACTIONS = 1_000_000;
 /** The inverse of encodeSchedule; throws on anything else. */
 export function decodeSchedule(text: string): number[] {
   const out: number[] = [];
-  const re = /([A-Za-z])(\d*)/gy;
+  const re = /(\^?)([A-Za-z])(\d*)/gy;
   let m: RegExpExecArray | null = re.exec(text);
   let at = 0;
   while (m !== null) {
     at = re.lastIndex;
-    const code = m[1].charCodeAt(0);
-    const act = code >= a ? (code - a) * 2 + 1 : (code - A) * 2;
-    const n = m[2] === "" ? 1 : Number(m[2]);
-    if (n < 1) throw new Error(`schedule: repeat count ${m[2]} at ${m.index}`);
+    const code = m[2].charCodeAt(0);
+    if (m[1] === "^" && code >= a)
+      throw new Error(
+        `schedule: '^${m[2]}' at ${m.index}: a host preemption names a CPU in capitals`,
+      );
+    const act =
+      m[1] === "^" ? hostToggle(code - A) : code >= a ? (code - a) * 2 + 1 : (code - A) * 2;
+    const n = m[3] === "" ? 1 : Number(m[3]);
+    if (n < 1) throw new Error(`schedule: repeat count ${m[3]} at ${m.index}`);
     if (n > MAX_SCHEDULE_ACTIONS - out.length) {
       throw new Error(
-        `schedule: more than ${MAX_SCHEDULE_ACTIONS.toLocaleString("en-US")} actions (repeat count ${m[2]} at ${m.index})`,
+        `schedule: more than ${MAX_SCHEDULE_ACTIONS.toLocaleString("en-US")} actions (repeat count ${m[3]} at ${m.index})`,
       );
     }
     for (let k = 0; k < n; k++) out.push(act);
@@ -327,7 +344,7 @@ export function sample(model: Model, opt: SampleOptions): SearchResult {
       k++;
     }
   }
-  const priority = new Float64Array(MAX_AGENTS * 2);
+  const priority = new Float64Array(MAX_ACTIONS);
   const change: number[] = [];
   for (let run = 0; run < opt.runs; run++) {
     if (opt.onProgress !== undefined && run > 0 && (run & (PROGRESS_RUNS - 1)) === 0) {

@@ -32,7 +32,7 @@ import {
 import type { Cpu } from "./cpu.js";
 import type { Fix } from "./fixes.js";
 import { allocBlock, headOf, makeFolio, putFolio, releaseMapping } from "./frames.js";
-import { allAcked, ipiBroadcast } from "./irq.js";
+import { allAcked, flushBroadcast } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
 export const COLLAPSE = {
@@ -87,6 +87,8 @@ export interface Collapse {
   epochs: Int32Array;
   nTargets: number;
   skipOne: boolean;
+  /** kvm_flush_tlb_multi: the broadcast skips preempted targets (ipiPvFlush) */
+  pvFlush: boolean;
   /** broadcasts sent: rotates the skipped target of ipiSkipOne */
   broadcasts: number;
 }
@@ -132,6 +134,7 @@ export function newCollapse(fix: Fix, cpus: number): Collapse {
     epochs: new Int32Array(cpus),
     nTargets: 0,
     skipOne: fix.ipiSkipOne,
+    pvFlush: fix.ipiPvFlush,
     broadcasts: 0,
   };
 }
@@ -391,15 +394,7 @@ function abort(cpu: Cpu, c: Collapse): void {
 }
 
 function sendIpis(cpu: Cpu, c: Collapse): void {
-  const cpus = cpu.mem.geo.cpus;
-  // 'gup' and 'all' are the same set in this scenario: every CPU but the sender.
-  let n = 0;
-  for (let t = 0; t < cpus; t++) if (t !== cpu.id) c.targets[n++] = t;
-  if (c.skipOne && n > 0) {
-    const skip = c.broadcasts % n;
-    for (let k = skip; k < n - 1; k++) c.targets[k] = c.targets[k + 1];
-    n--;
-  }
-  c.broadcasts++;
-  ipiBroadcast(cpu, c, n);
+  // 'gup' and 'all' are the same set in this scenario: every CPU but the
+  // sender, less those a KVM PV flush skips (preempted) or a mutant drops.
+  flushBroadcast(cpu, c, { pvFlush: c.pvFlush, skipOne: c.skipOne }, c.broadcasts++);
 }

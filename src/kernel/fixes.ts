@@ -8,7 +8,7 @@ export type IpiTargets = "none" | "gup" | "all";
 export interface Knobs {
   /** K5: who gets the IPI broadcast after pmdp_collapse_flush */
   ipi: IpiTargets;
-  /** each broadcast skips one target, rotating (KVM's PV flush skipping a preempted vCPU) */
+  /** mutant: each broadcast skips one target, rotating, whatever it is doing (overstates KVM's PV flush) */
   ipiSkipOne: boolean;
   /** K5W: the sender waits for every ack (smp_call_function_many(..., wait=1)) */
   ipiWait: boolean;
@@ -30,6 +30,9 @@ export interface Knobs {
   checkFirstPageOnly: boolean;
   /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
   copyFails: boolean;
+  // ---- gup-vs-split and host preemption (KVM PV flush) ----
+  /** kvm_flush_tlb_multi: a flush broadcast skips exactly the targets the host has preempted and marks them to flush when they run again */
+  ipiPvFlush: boolean;
 }
 
 export interface Fix extends Knobs {
@@ -52,6 +55,8 @@ export const KNOB_DEFAULTS: Knobs = {
   isolateBeforeClear: false,
   checkFirstPageOnly: false,
   copyFails: false,
+  // gup-vs-split and host preemption
+  ipiPvFlush: false,
 };
 
 /** The values an enum knob accepts (every other knob is a boolean). */

@@ -3,7 +3,7 @@
 // the driver decides when (after G9, between operations, while idle).
 
 import type { Memory } from "../memory/layout.js";
-import { CPU_A, CPU_B } from "../memory/layout.js";
+import { CPU_A, CPU_B, VCPU_FLUSH_TLB, VCPU_PREEMPTED } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import { STEP } from "./steps.js";
 
@@ -98,4 +98,71 @@ export function ipiTake(cpu: Cpu): boolean {
   Atomics.add(mem.i32, mem.cpuA(cpu.id, CPU_A.ipiTaken), 1);
   kick(mem, Atomics.load(mem.i32, mem.cpuB(cpu.id, CPU_B.ipiSender)));
   return true;
+}
+
+// ---- host preemption of a vCPU (KVM steal time) ----------------------------------
+
+/** The host deschedules this vCPU (interrupts on or off: the guest has no say). */
+export function hostPreempt(cpu: Cpu): void {
+  Atomics.store(cpu.mem.i32, cpu.mem.cpuA(cpu.id, CPU_A.preempted), VCPU_PREEMPTED);
+  cpu.trace(STEP.HP, -1, -1, -1, 0);
+}
+
+/**
+ * The vCPU runs again: record_steal_time's xchg(&st->preempted, 0); a PV
+ * flush that skipped it while it was out set FLUSH_TLB, and the host flushes
+ * its TLB on this entry (the "handler" it missed; no ack goes to anyone).
+ * Returns true when it flushed.
+ */
+export function hostResume(cpu: Cpu): boolean {
+  const old = Atomics.exchange(cpu.mem.i32, cpu.mem.cpuA(cpu.id, CPU_A.preempted), 0);
+  const flushed = (old & VCPU_FLUSH_TLB) !== 0;
+  cpu.trace(STEP.HR, -1, -1, -1, flushed ? 1 : 0);
+  return flushed;
+}
+
+export function isPreempted(mem: Memory, c: number): boolean {
+  return (Atomics.load(mem.i32, mem.cpuA(c, CPU_A.preempted)) & VCPU_PREEMPTED) !== 0;
+}
+
+/**
+ * kvm_flush_tlb_multi's test for one target: a vCPU whose steal-time word
+ * says PREEMPTED gets FLUSH_TLB ORed in (try_cmpxchg) and no IPI. A vCPU that
+ * is running, a walk included, fails the test and gets the IPI.
+ */
+function pvFlushSkips(mem: Memory, t: number): boolean {
+  const i = mem.cpuA(t, CPU_A.preempted);
+  const state = Atomics.load(mem.i32, i);
+  if ((state & VCPU_PREEMPTED) === 0) return false;
+  return Atomics.compareExchange(mem.i32, i, state, state | VCPU_FLUSH_TLB) === state;
+}
+
+/** What a TLB-flush broadcast reads from a fix: which targets it leaves out. */
+export interface FlushSkips {
+  /** KVM PV flush: skip the targets the host has preempted */
+  pvFlush: boolean;
+  /** mutant: skip one target per broadcast, rotating, whatever it is doing */
+  skipOne: boolean;
+}
+
+/**
+ * Send a flush IPI to every CPU but the sender, less the ones the platform
+ * leaves out, and record the epochs to wait for. `broadcasts` counts this
+ * sender's broadcasts (it rotates skipOne's target).
+ */
+export function flushBroadcast(cpu: Cpu, w: IpiWait, skips: FlushSkips, broadcasts: number): void {
+  const mem = cpu.mem;
+  const cpus = mem.geo.cpus;
+  let n = 0;
+  for (let t = 0; t < cpus; t++) {
+    if (t === cpu.id) continue;
+    if (skips.pvFlush && pvFlushSkips(mem, t)) continue;
+    w.targets[n++] = t;
+  }
+  if (skips.skipOne && n > 0) {
+    const skip = broadcasts % n;
+    for (let k = skip; k < n - 1; k++) w.targets[k] = w.targets[k + 1];
+    n--;
+  }
+  ipiBroadcast(cpu, w, n);
 }

@@ -36,6 +36,9 @@ export const STEP = {
   KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
+  // host preemption of a vCPU (KVM steal time, arch/x86/kernel/kvm.c)
+  HP: 70, // the host deschedules this vCPU: preempted word set
+  HR: 71, // the vCPU runs again: preempted word cleared; TLB flushed if a PV flush marked it
   // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
   // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
   // preemption, 90..109 hugetlb unshare.
@@ -80,6 +83,8 @@ export const STEP_TEXT: Record<StepName, string> = {
   KS0: "pmdp_invalidate",
   KS: "split: same table back, subpages mapped",
   IPI: "IPI handler",
+  HP: "host preempts this vCPU",
+  HR: "vCPU runs again (flush if marked)",
 };
 
 /** Step ids are below this (delay points and histograms are indexed by step id). */

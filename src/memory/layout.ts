@@ -130,7 +130,18 @@ export const CPU_A = {
   ready: 9,
   /** bumped while the CPU makes progress or waits: the main thread's watchdog reads it */
   heartbeat: 10,
+  /**
+   * KVM steal-time `preempted` (arch/x86/kernel/kvm.c): PREEMPTED while the
+   * host has descheduled this vCPU (a preemption delay point, or the
+   * explorer's preemption action); a PV TLB flush that skips it ORs in
+   * FLUSH_TLB, and the vCPU flushes when it runs again. The owner sets and
+   * clears it; an IPI sender may OR in FLUSH_TLB (compare-exchange).
+   */
+  preempted: 11,
 } as const;
+/** CPU_A.preempted bits: KVM_VCPU_PREEMPTED and KVM_VCPU_FLUSH_TLB. */
+export const VCPU_PREEMPTED = 1;
+export const VCPU_FLUSH_TLB = 2;
 export const CPU_B = {
   ipiReq: 0,
   ipiSender: 1,

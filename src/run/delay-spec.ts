@@ -12,4 +12,10 @@ export interface DelaySpec {
    * explorer sets these to replay a counterexample on real threads.
    */
   nth?: number;
+  /**
+   * A host preemption instead of a spin: the host deschedules this vCPU here
+   * for the spin's length, its steal-time word set (CPU_A.preempted) and
+   * cleared after; it takes no IPIs meanwhile (--preempt).
+   */
+  preempt?: boolean;
 }

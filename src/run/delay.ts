@@ -2,6 +2,8 @@
 // seeded random busy spin, so that the other side of a race has time to arrive.
 
 import { performance } from "node:perf_hooks";
+import type { Cpu } from "../kernel/cpu.js";
+import { hostPreempt, hostResume } from "../kernel/irq.js";
 import { STEP, STEP_IDS } from "../kernel/steps.js";
 import type { DelaySpec } from "./config.js";
 import type { Rng } from "./random.js";
@@ -48,6 +50,10 @@ export class Delays {
   /** [point * LEVELS + level]: spins at most, and probability */
   private readonly maxSpins = new Float64Array(STEP_IDS * LEVELS);
   private readonly prob = new Float64Array(STEP_IDS * LEVELS);
+  /** [point * LEVELS + level]: 1 when the level is a host preemption, not a spin */
+  private readonly preempt = new Uint8Array(STEP_IDS * LEVELS);
+  /** the vCPU a preemption level deschedules (absent: preemption levels spin only) */
+  private readonly cpu: Cpu | undefined;
   private readonly count = new Int32Array(STEP_IDS);
   private readonly rng: Rng;
   /** forced delays (DelaySpec.nth): spins by step id, then by occurrence in the trial */
@@ -58,8 +64,9 @@ export class Delays {
   /** spins spent so far, for the record */
   spent = 0;
 
-  constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number) {
+  constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number, cpu?: Cpu) {
     this.rng = rng;
+    this.cpu = cpu;
     for (const d of specs) {
       if (d.nth !== undefined) {
         this.force(d, spinsPerNs);
@@ -72,6 +79,7 @@ export class Delays {
       const k = id * LEVELS + this.count[id]++;
       this.maxSpins[k] = d.maxNs * spinsPerNs;
       this.prob[k] = d.prob;
+      this.preempt[k] = d.preempt === true ? 1 : 0;
     }
   }
 
@@ -110,6 +118,14 @@ export class Delays {
     spin(byNth[nth]);
   }
 
+  /** A host preemption: the vCPU is out for `spins`, its word set; it takes no IPIs meanwhile. */
+  private preempted(spins: number): void {
+    const cpu = this.cpu;
+    if (cpu !== undefined) hostPreempt(cpu);
+    spin(spins);
+    if (cpu !== undefined) hostResume(cpu);
+  }
+
   private fire(point: number, poll?: () => void): void {
     const rng = this.rng;
     const n = this.count[point];
@@ -118,7 +134,8 @@ export class Delays {
       if (prob < 1 && rng.float() >= prob) continue;
       const spins = Math.floor(rng.float() * this.maxSpins[k]);
       this.spent += spins;
-      if (poll === undefined) spin(spins);
+      if (this.preempt[k] === 1) this.preempted(spins);
+      else if (poll === undefined) spin(spins);
       else {
         for (let left = spins; left > 0; left -= POLL_SPINS) {
           spin(Math.min(left, POLL_SPINS));

@@ -154,7 +154,7 @@ class CpuRun {
     this.waiter = new Waiter(this.cpu, task.config.stallMs, task.spinLimit);
     this.rng = new Rng(task.config.seed, task.cpu);
     this.spinsPerNs = calibrateSpin();
-    this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs);
+    this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs, this.cpu);
   }
 
   flush(): void {

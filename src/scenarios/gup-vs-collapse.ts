@@ -315,6 +315,10 @@ function describe(s: { step: string; index: number; frame: number; value: number
       return `KS split: subpages into the same table (${pmdText(s.value)})`;
     case "IPI":
       return "IPI handler (ack)";
+    case "HP":
+      return "host preempts this vCPU (steal time: PREEMPTED)";
+    case "HR":
+      return `vCPU runs again${s.value === 1 ? ": a PV flush skipped it, TLB flushed on entry" : ""}`;
     default:
       return `${s.step} ${s.text}`;
   }
@@ -354,13 +358,17 @@ export const gupVsCollapse: Scenario = {
       knobs: { ipi: "all", recheckPmd: true },
     },
     {
-      name: "ipi-skip",
-      summary: "fix 1, but each broadcast skips one target (KVM PV flush): the race returns",
+      name: "kvm-pv-flush",
+      summary:
+        "fix 1 in a KVM guest: the flush skips vCPUs the host preempted (kvm_flush_tlb_multi): races only through a preempted walker",
       expect: "race",
       minCpus: 2,
-      knobs: { ipi: "gup", ipiSkipOne: true },
+      knobs: { ipi: "gup", ipiPvFlush: true },
     },
   ],
+  // Before host preemption was modelled, "ipi-skip" skipped one target per
+  // broadcast whatever it was doing: now the ipi-skip-one mutant.
+  renamedFixes: { "ipi-skip": "ipi~ipiSkipOne=true" },
   mutants: [
     {
       id: "g6-live-pmd",
@@ -450,6 +458,9 @@ export const gupVsCollapse: Scenario = {
     { point: "G1", maxNs: 8000, prob: 0.5 },
     { point: "G1", maxNs: 60_000, prob: 0.02 },
     { point: "K8", maxNs: 300, prob: 0.5 },
+    // The host deschedules a walker's vCPU after it read the pmd (interrupts
+    // off): only kvm-pv-flush can tell (--preempt, --no-preempt).
+    { point: "G1", maxNs: 20_000, prob: 0.1, preempt: true },
   ],
   phases: 2,
   opFirstSteps: [STEP.K0, STEP.KS0],

@@ -119,6 +119,11 @@ export interface Scenario {
   roles: { mutator: string; walker: string };
   fixes: readonly FixDecl[];
   mutants: readonly MutantDecl[];
+  /**
+   * Fix names replay strings may carry from before a rename: old name -> what
+   * it ran (a declared fix or BASE~KNOB=VALUE). Replays only; --fix takes the new names.
+   */
+  renamedFixes?: Readonly<Record<string, string>>;
   /** every outcome; the oracle's anything-else is the one tagged "undeclared" (FORBIDDEN) */
   outcomes: readonly OutcomeDecl[];
   defaultDelays: readonly DelaySpec[];
