@@ -33,6 +33,10 @@ export interface Knobs {
   // ---- gup-vs-split and host preemption (KVM PV flush) ----
   /** kvm_flush_tlb_multi: a flush broadcast skips exactly the targets the host has preempted and marks them to flush when they run again */
   ipiPvFlush: boolean;
+  /** the pin reads the compound head as a step of its own (GH), then grabs it (GG), as try_grab_folio does */
+  headRead: boolean;
+  /** GR: after the grab, re-check that the page's compound head is still the folio grabbed (c24d37322548) */
+  recheckHead: boolean;
 }
 
 export interface Fix extends Knobs {
@@ -57,6 +61,8 @@ export const KNOB_DEFAULTS: Knobs = {
   copyFails: false,
   // gup-vs-split and host preemption
   ipiPvFlush: false,
+  headRead: false,
+  recheckHead: false,
 };
 
 /** The values an enum knob accepts (every other knob is a boolean). */

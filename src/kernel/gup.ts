@@ -41,6 +41,8 @@ export const WALK = {
   BACKOFF_LEAF: 7,
   /** every page of the range returned from a huge pmd (gup_fast_pmd_leaf) */
   PINNED_HUGE: 8,
+  /** GR: the page's compound head changed after the grab (a split); ref dropped */
+  BACKOFF_HEAD: 9,
 } as const;
 
 export interface GupWalk {
@@ -173,9 +175,21 @@ export function gupFastStep(cpu: Cpu, w: GupWalk): number {
       if (!present) {
         w.result = WALK.FALLBACK_PTE;
         w.pc = STEP.G9;
-      } else w.pc = cpu.fix.recheckPmd && cpu.fix.recheckBeforePin ? STEP.G6 : STEP.G5;
+      } else
+        w.pc =
+          cpu.fix.recheckPmd && cpu.fix.recheckBeforePin
+            ? STEP.G6
+            : cpu.fix.headRead
+              ? STEP.GH
+              : STEP.G5;
       break;
     }
+    case STEP.GH:
+    case STEP.GG:
+    case STEP.GR:
+      // Out of line, like the pmd leaf: only gup-vs-split's fixes take these.
+      headStep(cpu, w, step);
+      break;
     case STEP.G5: {
       if (cpu.fix.recheckPmdLive) w.pmdLive = mem.load(mem.pmd(w.region));
       w.folio = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
@@ -279,6 +293,46 @@ function pmdLeafStep(cpu: Cpu, w: GupWalk, step: number): void {
       w.j = w.end;
       w.result = WALK.PINNED_HUGE;
       w.pc = STEP.G9;
+      break;
+    }
+  }
+}
+
+/**
+ * GH, GG, GR: try_grab_folio as two loads apart (headRead): read the page's
+ * compound head, then add-unless-zero on that head; and, with recheckHead,
+ * c24d37322548's re-check that the page's head is still the folio grabbed
+ * (a split in between rewrote it, and the old head may be another page now).
+ */
+function headStep(cpu: Cpu, w: GupWalk, step: number): void {
+  const mem = cpu.mem;
+  switch (step) {
+    case STEP.GH: {
+      const t = cpu.stamp();
+      w.folio = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
+      cpu.traceRead(t, step, w.region, w.j, w.frame, w.folio);
+      w.pc = STEP.GG;
+      break;
+    }
+    case STEP.GG: {
+      w.refs = w.bias;
+      const ok = tryGrab(mem, w.folio, w.refs);
+      cpu.trace(step, w.region, w.j, w.folio, ok ? 1 : 0);
+      if (!ok) {
+        w.result = WALK.FALLBACK_GRAB;
+        w.pc = STEP.G9;
+        break;
+      }
+      w.grabbed = true;
+      w.pc = cpu.fix.recheckHead ? STEP.GR : afterPin(cpu);
+      break;
+    }
+    case STEP.GR: {
+      const t = cpu.stamp();
+      const head = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
+      cpu.traceRead(t, step, w.region, w.j, w.frame, head);
+      if (head !== w.folio) backOff(cpu, w, WALK.BACKOFF_HEAD);
+      else w.pc = afterPin(cpu);
       break;
     }
   }

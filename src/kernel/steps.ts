@@ -39,6 +39,25 @@ export const STEP = {
   // host preemption of a vCPU (KVM steal time, arch/x86/kernel/kvm.c)
   HP: 70, // the host deschedules this vCPU: preempted word set
   HR: 71, // the vCPU runs again: preempted word cleared; TLB flushed if a PV flush marked it
+  // GUP-fast's compound-head steps (try_grab_folio / try_get_compound_head, c24d37322548)
+  GH: 72, // folio = page_folio(page): read the compound head (headRead)
+  GR: 73, // page_folio(page) != folio after the grab: drop, back off (recheckHead)
+  GG: 74, // folio_ref_try_add_rcu on the head GH read (G5 of the headRead walker)
+  // THP split (mm/huge_memory.c split_huge_page_to_list, __split_huge_page)
+  SP: 75, // __split_huge_pmd: the huge pmd becomes the deposited table of subpage ptes
+  S0: 76, // folio_get + folio_lock: the splitter's own reference
+  S1: 77, // unmap_folio: every pte -> migration entry (mapping refs dropped)
+  S2: 78, // the unmap's TLB flush: IPI broadcast (or none)
+  S2W: 79, // ...and wait for every ack
+  S3: 80, // folio_ref_freeze(folio, 1): fails if anyone else holds a reference
+  S4: 81, // __split_huge_page_tail: every tail's compound head rewritten to itself
+  S5: 82, // page_ref_unfreeze: every former subpage a page of its own
+  S6: 83, // remap_page: the same subpages back at the same ptes
+  S7: 84, // unlock and put the splitter's reference on each page
+  S8: 85, // the process frees the former head (MADV_DONTNEED of page 0)
+  S9: 86, // the former head frame reused: an order-0 page of another allocation
+  SF: 87, // follow-up: zap the region, refault a fresh THP (huge pmd)
+  SA: 88, // freeze failed: remap the same subpages (still one folio), put the ref
   // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
   // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
   // preemption, 90..109 hugetlb unshare.
@@ -85,6 +104,23 @@ export const STEP_TEXT: Record<StepName, string> = {
   IPI: "IPI handler",
   HP: "host preempts this vCPU",
   HR: "vCPU runs again (flush if marked)",
+  GH: "read compound head",
+  GR: "re-check compound head",
+  GG: "pin the head read",
+  SP: "split huge pmd",
+  S0: "split: folio_get + lock",
+  S1: "unmap to migration entries",
+  S2: "flush TLB (IPI)",
+  S2W: "flush: all acks in",
+  S3: "freeze refcount",
+  S4: "rewrite tails' heads",
+  S5: "unfreeze",
+  S6: "remap the same subpages",
+  S7: "unlock, put refs",
+  S8: "free the former head",
+  S9: "former head reused",
+  SF: "refault a fresh THP",
+  SA: "freeze failed: remap, abort",
 };
 
 /** Step ids are below this (delay points and histograms are indexed by step id). */

@@ -56,6 +56,11 @@ export const PTE_PRESENT = 1 << 30;
 export const makePte = (frame: number): number => PTE_PRESENT | (frame + 1);
 export const ptePresent = (pte: number): boolean => (pte & PTE_PRESENT) !== 0;
 export const pteFrame = (pte: number): number => (pte & ~PTE_PRESENT) - 1;
+/** A migration entry (not present) for frame: what unmap_folio leaves while a folio is split. */
+export const PTE_MIGRATION = 1 << 29;
+export const makeMigrationPte = (frame: number): number => PTE_MIGRATION | (frame + 1);
+export const isMigrationPte = (pte: number): boolean => (pte & PTE_MIGRATION) !== 0;
+export const migrationFrame = (pte: number): number => (pte & ~PTE_MIGRATION) - 1;
 
 // ---- frame states (per frame: the allocator's word, and ghost for the oracle) ----
 export const FRAME_FREE = 0;
@@ -162,6 +167,8 @@ export const REGION = {
   committed: 3,
   /** ghost: serial of the mutator operation now running here, 0 if none */
   inFlight: 4,
+  /** gup-vs-split: the former head frame another allocation took over (S9), -1 if none; freed at the refault */
+  other: 5,
 } as const;
 
 // ---- frames ------------------------------------------------------------------
