@@ -322,13 +322,7 @@ export const gupVsSplit: Scenario = {
       knobs: { ...HEAD, ipi: "gup", ipiPvFlush: true },
     },
   ],
-  mutants: [
-    {
-      id: "split-ipi-no-wait",
-      fix: "ipi~ipiWait=false",
-      text: "the unmap's flush IPI is sent but not waited for",
-    },
-  ],
+  mutants: [],
   outcomes: OUTCOMES,
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
