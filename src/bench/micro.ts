@@ -62,7 +62,12 @@ export function harnessWalker(scenario: Scenario, fixName: string, tracing: bool
  * irq off, pmd load, per page: pte load, the folio's head, refcount
  * add-unless-zero, pte re-load; irq on; then the unpins.
  */
-export function floorWalker(scenario: Scenario, recheckPmd = false): () => number {
+export function floorWalker(
+  scenario: Scenario,
+  recheck: "none" | "pmd" | "head" = "none",
+): () => number {
+  const recheckPmd = recheck === "pmd";
+  const recheckHead = recheck === "head";
   const mem = lab(scenario);
   const i32 = mem.i32;
   const irq = mem.cpuA(1, CPU_A.irq);
@@ -91,6 +96,11 @@ export function floorWalker(scenario: Scenario, recheckPmd = false): () => numbe
           seen = was;
         }
         if (!ok) break;
+        // GR at the floor (c24d37322548): the page's head loaded again, a line just read.
+        if (recheckHead && Atomics.load(i32, mem.frame(pteFrame(pte), FRAME.head)) !== f) {
+          Atomics.sub(i32, ref, GUP_PIN_COUNTING_BIAS);
+          break;
+        }
         // G6 at the floor: one more load of the pmd's line, just read at G1.
         if (recheckPmd && Atomics.load(i32, mem.pmd(0)) !== pmd) {
           Atomics.sub(i32, ref, GUP_PIN_COUNTING_BIAS);
@@ -136,7 +146,10 @@ export async function measureMicro(
   const names = ["floor", "floorRecheck", "harness", "recheck", "traced"] as const;
   const walkers = {
     floor: floorWalker(scenario),
-    floorRecheck: floorWalker(scenario, true),
+    floorRecheck: floorWalker(
+      scenario,
+      parts.recheck !== null && resolveFix(scenario, parts.recheck).recheckHead ? "head" : "pmd",
+    ),
     harness: harnessWalker(scenario, parts.baseline, false),
     recheck: harnessWalker(scenario, parts.recheck ?? parts.baseline, false),
     traced: harnessWalker(scenario, parts.baseline, true),

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import type { Piscina } from "piscina";
 import type {
   BenchResults,
+  PreemptCurvePoint,
   QuantilesRme,
   RacePowerResult,
   VariantResult,
@@ -17,7 +18,7 @@ import { defaultConfig, type RunConfig } from "../run/config.js";
 import { environment } from "../run/environment.js";
 import { HarnessFault } from "../run/harness-fault.js";
 import { cpuPool, runStress, type StressResult } from "../run/stress.js";
-import { DEFAULT_SCENARIO, fixParts, scenarioByName } from "../scenarios/index.js";
+import { DEFAULT_SCENARIO, fixParts, resolveFix, scenarioByName } from "../scenarios/index.js";
 import type { Scenario } from "../scenarios/scenario.js";
 import {
   censoredQuantile,
@@ -260,6 +261,56 @@ async function racePower(
   return out;
 }
 
+/** The scales of the default preemption probability the curve visits: 0 to the default. */
+export const PREEMPT_SCALES = [0, 0.25, 0.5, 1] as const;
+
+/**
+ * kvm-pv-flush's race rate against the host-preemption probability: each fix
+ * that reads the preempted word (knob ipiPvFlush) runs freerun (walkers in
+ * a loop answer the flush at once; lockstep trials wait on every IPI) with the
+ * scenario's default delays, its default preemption points' probabilities
+ * scaled from 0 (no preemption: the flush reaches every walker) to 1 (the
+ * default). Same seed and length at every point.
+ */
+export async function preemptCurve(
+  runMs: number,
+  scenario: Scenario,
+  pool: Piscina | undefined,
+  log: (s: string) => void,
+  signal?: AbortSignal,
+): Promise<PreemptCurvePoint[]> {
+  const out: PreemptCurvePoint[] = [];
+  const fixes = scenario.fixes.filter((d) => resolveFix(scenario, d.name).ipiPvFlush);
+  if (!scenario.defaultDelays.some((d) => d.preempt === true)) return out;
+  for (const decl of fixes) {
+    const base = defaultConfig(scenario.name);
+    for (const scale of PREEMPT_SCALES) {
+      const delays = base.delays.flatMap((d) =>
+        d.preempt !== true ? [d] : scale === 0 ? [] : [{ ...d, prob: d.prob * scale }],
+      );
+      const prob = (scenario.defaultDelays.find((d) => d.preempt === true)?.prob ?? 0) * scale;
+      const config = { ...base, fix: decl.name, cpus: 2, mode: "freerun" as const, seed: 1 };
+      const r =
+        pool === undefined
+          ? await runStress({ ...config, delays, timeMs: runMs }, { signal })
+          : await checked({ ...config, delays, timeMs: runMs }, pool, signal);
+      out.push({
+        fix: decl.name,
+        scale,
+        prob,
+        iterations: r.iterations,
+        races: r.races,
+        racesPerMillion: r.iterations > 0 ? (r.races / r.iterations) * 1e6 : 0,
+        racesPerMillionRme: poissonRme(r.races),
+      });
+      log(
+        `  preemption curve ${decl.name} p=${prob.toFixed(3)}: ${r.races} races in ${r.iterations} iterations (${fmt(r.iterations > 0 ? (r.races / r.iterations) * 1e6 : 0)} per million)`,
+      );
+    }
+  }
+  return out;
+}
+
 const fmt = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : "n/a");
 
 export async function runSuite(
@@ -319,6 +370,7 @@ export async function runSuite(
     const defaultCpus = Math.max(2, availableParallelism());
     const variants = scaling.filter((v) => v.cpus === defaultCpus);
     const races = await racePower(p, scenario, pool, log, signal);
+    const curve = await preemptCurve(p.raceRunMs, scenario, pool, log, signal);
     return {
       tool: "gupstress-bench",
       version: 1,
@@ -345,6 +397,7 @@ export async function runSuite(
       harnessOverheadRme: micro.harnessOverhead.rme,
       micro,
       racePower: races,
+      preemptCurve: curve,
       pool: { coldStartupMs: cold.startupMs, warmStartupMs: estimate(warm).value },
       loadAvg: { before: loadBefore, after: loadavg() },
       wallMs: performance.now() - t0,

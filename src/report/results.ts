@@ -86,6 +86,18 @@ export interface MicroResult {
   traceOverhead: Figure;
 }
 
+export interface PreemptCurvePoint {
+  fix: string;
+  /** the default preemption points' probabilities scaled by this (0 .. 1) */
+  scale: number;
+  /** the probability the first default preemption point ran with */
+  prob: number;
+  iterations: number;
+  races: number;
+  racesPerMillion: number;
+  racesPerMillionRme: Rme;
+}
+
 export interface RacePowerResult {
   fix: string;
   cpus: number;
@@ -158,6 +170,13 @@ export interface BenchResults {
   harnessOverheadRme: Rme;
   micro: MicroResult;
   racePower: RacePowerResult[];
+  /**
+   * Race rate of each fix that reads the host's preempted word (kvm-pv-flush)
+   * against the probability of the scenario's default host-preemption
+   * points, from 0 to the default (freerun, default delays otherwise).
+   * Absent in results written before host preemption, or with no such fix.
+   */
+  preemptCurve?: PreemptCurvePoint[];
   pool: { coldStartupMs: number; warmStartupMs: number };
   /** os.loadavg() (1, 5, 15 min) before and after: other work on the machine shows here */
   loadAvg?: { before: number[]; after: number[] };

@@ -36,8 +36,8 @@ export function fixDecl(scenario: Scenario, name: string): FixDecl | undefined {
 /**
  * Which fix plays which part in the cost summaries, read from the knobs (never
  * from a name): the first declared fix is the unprotected baseline; the
- * re-check is the first clean fix with G6 and no IPI; the IPI is the first
- * clean fix with an IPI and no G6.
+ * re-check is the first clean fix with a re-check (G6, or gup-vs-split's head
+ * re-check GR) and no IPI; the IPI is the first clean fix with an IPI and no G6.
  */
 export function fixParts(scenario: Scenario): {
   baseline: string;
@@ -49,7 +49,7 @@ export function fixParts(scenario: Scenario): {
     .map((d) => resolveFix(scenario, d.name));
   return {
     baseline: scenario.fixes[0].name,
-    recheck: clean.find((f) => f.recheckPmd && f.ipi === "none")?.name ?? null,
+    recheck: clean.find((f) => (f.recheckPmd || f.recheckHead) && f.ipi === "none")?.name ?? null,
     ipi: clean.find((f) => f.ipi !== "none" && !f.recheckPmd)?.name ?? null,
   };
 }
