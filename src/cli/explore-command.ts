@@ -323,7 +323,7 @@ function formatReport(r: ExploreReport, scenario: Scenario, expect: Expect, ok: 
 function formatAgreement(a: Agreement): string {
   const s = a.stress;
   return [
-    `  on threads: ${a.delays.length} forced delays (${a.delays.map((d) => `${d.point}#${d.nth}=${d.maxNs / 1000}us`).join(" ")}), ${num(s.iterations)} trials of ${s.regions} x ${s.ptes} ptes`,
+    `  on threads: ${a.delays.length} forced delays (${a.delays.map((d) => `${d.point}#${d.nth}=${d.maxNs / 1000}us${d.preempt === true ? " preempted" : ""}`).join(" ")}), ${num(s.iterations)} trials of ${s.regions} x ${s.ptes} ptes`,
     `    ${a.explorerOutcome.filter((k) => s.outcomes[k]?.grade === "FORBIDDEN").join(", ")} in ${(a.hitRate * 100).toFixed(1)}% of trials (${(a.baselineHitRate * 100).toFixed(1)}% with no delays): ${a.reproduced ? "reproduced" : "NOT reproduced"}`,
     `    outcomes stress saw: ${Object.entries(s.outcomes)
       .filter(([, o]) => o.count > 0)

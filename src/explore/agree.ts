@@ -15,7 +15,21 @@ import { parseReplay, replayTrace } from "./explore.js";
 
 /** Forced delays that steer the threads through `trace` (2 CPUs: step names tell the roles apart). */
 export function forcedDelays(trace: readonly TraceStep[], unitNs: number): DelaySpec[] {
-  const steps = trace.filter((s) => s.step !== "IPI");
+  // A host preemption (HP .. HR) is no step of the walk: the gap it sits in
+  // becomes a forced host preemption instead of a spin.
+  const steps = trace.filter((s) => s.step !== "IPI" && s.step !== "HP" && s.step !== "HR");
+  const preemptedAt = new Set(
+    trace.flatMap((s, i) =>
+      s.step === "HP"
+        ? [
+            trace
+              .slice(0, i)
+              .filter((x) => x.cpu === s.cpu && steps.includes(x))
+              .pop(),
+          ]
+        : [],
+    ),
+  );
   const cpus = [...new Set(steps.map((s) => s.cpu))];
   const out: DelaySpec[] = [];
   for (const cpu of cpus) {
@@ -28,7 +42,10 @@ export function forcedDelays(trace: readonly TraceStep[], unitNs: number): Delay
       nth.set(s.step, n);
       const next = k + 1 < mine.length ? mine[k + 1].pos : pos + 1;
       const gap = next - pos - 1 + (k === 0 ? lead : 0);
-      if (gap > 0) out.push({ point: s.step, maxNs: gap * unitNs, prob: 1, nth: n });
+      if (gap > 0) {
+        const d: DelaySpec = { point: s.step, maxNs: gap * unitNs, prob: 1, nth: n };
+        out.push(preemptedAt.has(s) ? { ...d, preempt: true } : d);
+      }
     }
   }
   return out;

@@ -58,6 +58,8 @@ export class Delays {
   private readonly rng: Rng;
   /** forced delays (DelaySpec.nth): spins by step id, then by occurrence in the trial */
   private readonly forced: (Float64Array | undefined)[] = [];
+  /** forced host preemptions: step id -> the occurrences that preempt instead of spinning */
+  private readonly forcedPreempt: (Set<number> | undefined)[] = [];
   /** occurrences of each step since the trial started, kept only when some delay is forced */
   private readonly seen = new Int32Array(STEP_IDS);
   private hasForced = false;
@@ -107,6 +109,11 @@ export class Delays {
     if (old !== undefined) byNth.set(old);
     byNth[nth] = d.maxNs * spinsPerNs;
     this.forced[id] = byNth;
+    if (d.preempt === true) {
+      const set = this.forcedPreempt[id] ?? new Set<number>();
+      set.add(nth);
+      this.forcedPreempt[id] = set;
+    }
     this.hasForced = true;
   }
 
@@ -115,7 +122,8 @@ export class Delays {
     const byNth = this.forced[step];
     if (byNth === undefined || nth >= byNth.length || byNth[nth] === 0) return;
     this.spent += byNth[nth];
-    spin(byNth[nth]);
+    if (this.forcedPreempt[step]?.has(nth) === true) this.preempted(byNth[nth]);
+    else spin(byNth[nth]);
   }
 
   /** A host preemption: the vCPU is out for `spins`, its word set; it takes no IPIs meanwhile. */
