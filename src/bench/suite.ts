@@ -266,8 +266,8 @@ export const PREEMPT_SCALES = [0, 0.25, 0.5, 1] as const;
 
 /**
  * kvm-pv-flush's race rate against the host-preemption probability: each fix
- * that reads the preempted word (knob ipiPvFlush) runs freerun (walkers in
- * a loop answer the flush at once; lockstep trials wait on every IPI) with the
+ * that reads the preempted word (knob ipiPvFlush) runs lockstep (as race
+ * power does: the trials line the walker up with the mutator) with the
  * scenario's default delays, its default preemption points' probabilities
  * scaled from 0 (no preemption: the flush reaches every walker) to 1 (the
  * default). Same seed and length at every point.
@@ -289,7 +289,7 @@ export async function preemptCurve(
         d.preempt !== true ? [d] : scale === 0 ? [] : [{ ...d, prob: d.prob * scale }],
       );
       const prob = (scenario.defaultDelays.find((d) => d.preempt === true)?.prob ?? 0) * scale;
-      const config = { ...base, fix: decl.name, cpus: 2, mode: "freerun" as const, seed: 1 };
+      const config = { ...base, fix: decl.name, cpus: 2, mode: "lockstep" as const, seed: 1 };
       const r =
         pool === undefined
           ? await runStress({ ...config, delays, timeMs: runMs }, { signal })

@@ -173,7 +173,7 @@ export interface BenchResults {
   /**
    * Race rate of each fix that reads the host's preempted word (kvm-pv-flush)
    * against the probability of the scenario's default host-preemption
-   * points, from 0 to the default (freerun, default delays otherwise).
+   * points, from 0 to the default (lockstep, default delays otherwise).
    * Absent in results written before host preemption, or with no such fix.
    */
   preemptCurve?: PreemptCurvePoint[];
