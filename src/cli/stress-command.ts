@@ -332,15 +332,20 @@ export function planStress(argv: readonly string[]): StressPlan {
   };
 }
 
-/** Each worker refuses more than LEVELS delays at one point: say so here, as a usage error. */
+/** Each worker refuses more than LEVELS delays (or preemptions) at one point: say so here, as a usage error. */
 function checkDelayLevels(delays: readonly DelaySpec[]): void {
-  const perPoint = new Map<string, number>();
-  for (const d of delays) perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + 1);
-  for (const [point, n] of perPoint) {
-    if (n > LEVELS) {
-      throw new UsageError(
-        `--delay: ${n} delays at ${point}, at most ${LEVELS} per point (a --delay for a point replaces its defaults)`,
-      );
+  for (const preempt of [false, true]) {
+    const perPoint = new Map<string, number>();
+    for (const d of delays)
+      if ((d.preempt === true) === preempt) perPoint.set(d.point, (perPoint.get(d.point) ?? 0) + 1);
+    for (const [point, n] of perPoint) {
+      if (n > LEVELS) {
+        throw new UsageError(
+          preempt
+            ? `--preempt: ${n} preemptions at ${point}, at most ${LEVELS} per point (a --preempt for a point replaces its defaults)`
+            : `--delay: ${n} delays at ${point}, at most ${LEVELS} per point (a --delay for a point replaces its defaults)`,
+        );
+      }
     }
   }
 }

@@ -37,8 +37,9 @@ export function isDelayPoint(p: string): boolean {
   return (DELAY_POINTS as readonly string[]).includes(p);
 }
 
-/** Levels a delay point may carry. */
+/** Levels a delay point may carry (spins, and as many host preemptions). */
 export const LEVELS = 3;
+const SLOTS = 2 * LEVELS;
 
 /**
  * The delay points of one CPU, indexed by step id, with its own random stream.
@@ -47,11 +48,13 @@ export const LEVELS = 3;
  * this runs after every step.
  */
 export class Delays {
-  /** [point * LEVELS + level]: spins at most, and probability */
-  private readonly maxSpins = new Float64Array(STEP_IDS * LEVELS);
-  private readonly prob = new Float64Array(STEP_IDS * LEVELS);
-  /** [point * LEVELS + level]: 1 when the level is a host preemption, not a spin */
-  private readonly preempt = new Uint8Array(STEP_IDS * LEVELS);
+  /** [point * SLOTS + level]: spins at most, and probability */
+  private readonly maxSpins = new Float64Array(STEP_IDS * SLOTS);
+  private readonly prob = new Float64Array(STEP_IDS * SLOTS);
+  /** [point * SLOTS + level]: 1 when the level is a host preemption, not a spin */
+  private readonly preempt = new Uint8Array(STEP_IDS * SLOTS);
+  /** host-preemption levels per point (each point carries LEVELS spins and LEVELS preemptions) */
+  private readonly preempts = new Int32Array(STEP_IDS);
   /** the vCPU a preemption level deschedules (absent: preemption levels spin only) */
   private readonly cpu: Cpu | undefined;
   private readonly count = new Int32Array(STEP_IDS);
@@ -76,9 +79,16 @@ export class Delays {
       }
       const id = d.point === "start" ? START : STEP[d.point as keyof typeof STEP];
       if (id === undefined) throw new Error(`unknown delay point ${d.point}`);
-      if (this.count[id] === LEVELS) throw new Error(`more than ${LEVELS} delays at ${d.point}`);
+      const isPreempt = d.preempt === true;
+      const spins = this.count[id] - this.preempts[id];
+      if ((isPreempt ? this.preempts[id] : spins) === LEVELS) {
+        throw new Error(
+          `more than ${LEVELS} ${isPreempt ? "preemptions" : "delays"} at ${d.point}`,
+        );
+      }
       if (d.maxNs <= 0 || d.prob <= 0) continue;
-      const k = id * LEVELS + this.count[id]++;
+      if (isPreempt) this.preempts[id]++;
+      const k = id * SLOTS + this.count[id]++;
       this.maxSpins[k] = d.maxNs * spinsPerNs;
       this.prob[k] = d.prob;
       this.preempt[k] = d.preempt === true ? 1 : 0;
@@ -137,7 +147,7 @@ export class Delays {
   private fire(point: number, poll?: () => void): void {
     const rng = this.rng;
     const n = this.count[point];
-    for (let k = point * LEVELS; k < point * LEVELS + n; k++) {
+    for (let k = point * SLOTS; k < point * SLOTS + n; k++) {
       const prob = this.prob[k];
       if (prob < 1 && rng.float() >= prob) continue;
       const spins = Math.floor(rng.float() * this.maxSpins[k]);
