@@ -155,6 +155,8 @@ class CpuRun {
     this.rng = new Rng(task.config.seed, task.cpu);
     this.spinsPerNs = calibrateSpin();
     this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs);
+    // The adapter widens or narrows the walkers' side of the window (src/run/adapt.ts).
+    if (task.config.adapt && task.cpu !== 0) this.delays.followScale(this.mem.i32, CTL.delayScale);
   }
 
   flush(): void {
