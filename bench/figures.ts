@@ -107,6 +107,7 @@ function runBlock(spec: string): string {
 }
 
 interface StressJson {
+  iterations: number;
   iterationsPerSec: number;
   racesPerMillion: number;
   firstRaceMs: number | null;
@@ -246,6 +247,21 @@ function exploreFigures(): string {
   return `| configuration | what | figure |\n|---|---|---|\n${rows.map((r) => `| ${r.join(" | ")} |\n`).join("")}`;
 }
 
+/** README: the adapting window against fixed delays, three pairs side by side. */
+function adaptPairs(): string {
+  type R = StressJson & { windowHits: number };
+  const rows: string[] = [];
+  for (let seed = 1; seed <= 3; seed++) {
+    for (const flag of ["", " --no-adapt"]) {
+      const r = json<R>(`npx gupstress stress --fix none --time 3 --json --seed ${seed}${flag}`);
+      rows.push(
+        `| ${seed} | ${flag === "" ? "adapting" : "`--no-adapt`"} | ${fmt(r.iterations)} | ${fmt(r.windowHits)} | ${fmt(r.races)} | ${r.firstRaceMs === null ? "-" : `${fmt(r.firstRaceMs, 1)} ms`} |`,
+      );
+    }
+  }
+  return `\`npx gupstress stress --fix none --time 3 --seed N [--no-adapt]\`:\n\n| seed | delays | iterations | window hits | races | first race |\n|---:|---|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+}
+
 let benchCache: { dir: string; file: string } | null = null;
 
 /** One full bench run, shared by every block that quotes it. */
@@ -310,6 +326,7 @@ function longBlock(): string {
 
 const NAMED: Record<string, Generator> = {
   measured: measuredTable,
+  "adapt-pairs": adaptPairs,
   "explore-figures": exploreFigures,
   tests: testsFigure,
   "bench-summary": () => markdownSummary(benchResults()),

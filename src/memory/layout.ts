@@ -94,8 +94,9 @@ export const CTL = {
   /** lockstep: 1 once CPU 0 will open no more rounds */
   closed: 6 * LINE_WORDS,
   /**
-   * The walkers' delay scale, in 1/DELAY_SCALE_ONE (the main thread's
-   * adapter writes it, src/run/adapt.ts; each walker reads it at a trial's start)
+   * The delay scale, in 1/DELAY_SCALE_ONE: walkers multiply their random
+   * delays by it, the mutator divides by it (the main thread's adapter writes
+   * it, src/run/adapt.ts; each CPU reads it at a trial's start)
    */
   delayScale: 6 * LINE_WORDS + 1,
 } as const;

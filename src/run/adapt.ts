@@ -1,13 +1,14 @@
 // A race window that adapts to the machine. The default delay points are
 // tuned on a quiet machine; under load a descheduled thread makes every step
 // slower on one side, and the walkers may arrive always too late (the pmd
-// already cleared) or always too early. The main thread measures the window
-// hit rate (the scenario's window outcomes and races, per trial) at a few
-// scales of the walkers' random delays, keeps the best, and measures again
-// whenever the rate falls well below what it was. Only the walkers' side is
-// scaled: the mutator's delays stay as given, so the two sides move apart or
-// together. Forced delays (replays) are never scaled; `--no-adapt` keeps every
-// delay as given.
+// already cleared, or the huge pmd already installed) or always too early.
+// The main thread measures the window hit rate (the scenario's window
+// outcomes and races, per trial) at a few scales, keeps the best, and
+// measures again whenever the rate falls well below what it was. A scale s
+// multiplies the walkers' random delays by s and divides the mutator's by s:
+// below 1 the walkers come earlier against the mutator, above 1 later.
+// Forced delays (replays) are never scaled; `--no-adapt` keeps every delay as
+// given.
 
 import { CTL, DELAY_SCALE_ONE, type Memory, STAT, STAT_OUTCOME_BASE } from "../memory/layout.js";
 import type { Scenario } from "../scenarios/scenario.js";

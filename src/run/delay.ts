@@ -60,7 +60,7 @@ export class Delays {
   spent = 0;
   /** what every random delay is multiplied by: 1, or the adapter's (CTL.delayScale) */
   private scale = 1;
-  private scaleFrom: { i32: Int32Array; index: number } | null = null;
+  private scaleFrom: { i32: Int32Array; index: number; invert: boolean } | null = null;
 
   constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number) {
     this.rng = rng;
@@ -90,18 +90,20 @@ export class Delays {
    * pending IPIs) runs every few hundred spins, as a real CPU would take them.
    */
   start(poll?: () => void): void {
-    if (this.scaleFrom !== null)
-      this.scale = Atomics.load(this.scaleFrom.i32, this.scaleFrom.index) / DELAY_SCALE_ONE;
+    if (this.scaleFrom !== null) {
+      const s = Atomics.load(this.scaleFrom.i32, this.scaleFrom.index) / DELAY_SCALE_ONE;
+      this.scale = this.scaleFrom.invert ? 1 / s : s;
+    }
     if (this.hasForced) this.seen.fill(0);
     if (this.count[START] !== 0) this.fire(START, poll);
   }
 
   /**
    * Follow the adapter: from now on every random delay (not a forced one) is
-   * scaled by the word at `index`, re-read at each trial's start.
+   * scaled by the word at `index` (or by its inverse), re-read at each trial's start.
    */
-  followScale(i32: Int32Array, index: number): void {
-    this.scaleFrom = { i32, index };
+  followScale(i32: Int32Array, index: number, invert = false): void {
+    this.scaleFrom = { i32, index, invert };
   }
 
   private force(d: DelaySpec, spinsPerNs: number): void {
