@@ -94,6 +94,13 @@ const median = (xs: number[]): number => {
 const range = (xs: number[], digits = 0): string =>
   `${fmt(Math.min(...xs), digits)} to ${fmt(Math.max(...xs), digits)}`;
 
+/** Every registered scenario, as `gupstress list` names them. */
+function scenarioNames(): string[] {
+  return json<{ scenarios: { name: string }[] }>("npx gupstress list --json").scenarios.map(
+    (x) => x.name,
+  );
+}
+
 /** `run CMD [| head N | tail N]`: the command's output as a code block. */
 function runBlock(spec: string): string {
   const [command, filter] = spec.slice("run ".length).split(" | ");
@@ -145,41 +152,35 @@ function measuredTable(): string {
     "`npx gupstress stress --fix recheck --iterations 16` (20 runs, `startupMs`)",
     `median ${fmt(median(startup), 1)} ms (${range(startup, 1)} ms) for 2 CPUs`,
   ]);
-  const matrix = json<{
-    runs: (StressJson & { fix: string; scenario: string; verdict: string })[];
-  }>("npx gupstress stress --time 2 --json");
-  rows.push([
-    "every fix",
-    "`npx gupstress stress --time 2`",
-    matrix.runs
-      .map(
-        (r) =>
-          `${r.fix}: ${r.verdict}${r.races > 0 ? ` (first race ${fmt(r.firstRaceMs ?? 0, 1)} ms)` : ""}`,
-      )
-      .join("; "),
-  ]);
-  const explore = json<{
-    runs: {
-      scenario: string;
-      fix: string;
-      explored: number;
-      states: number;
-      ms: number;
-      complete: boolean;
-      violations: number;
-    }[];
-  }>("npx gupstress explore --json");
-  const total = explore.runs.reduce((s, r) => s + r.explored, 0);
-  rows.push([
-    "every interleaving",
-    "`npx gupstress explore`",
-    `${explore.runs.length} fixes, ${fmt(total)} interleavings, ${fmt(explore.runs.reduce((s, r) => s + r.states, 0))} distinct states in ${fmt(explore.runs.reduce((s, r) => s + r.ms, 0) / 1000, 2)} s; racing: ${
-      explore.runs
-        .filter((r) => r.violations > 0)
-        .map((r) => r.fix)
-        .join(", ") || "none"
-    }; ${explore.runs.every((r) => r.complete) ? "all complete" : "not all complete"}`,
-  ]);
+  for (const scenario of scenarioNames()) {
+    const matrix = json<{ runs: (StressJson & { fix: string; verdict: string })[] }>(
+      `npx gupstress stress --scenario ${scenario} --time 2 --json`,
+    );
+    rows.push([
+      `every fix, ${scenario}`,
+      `\`npx gupstress stress --scenario ${scenario} --time 2\``,
+      matrix.runs
+        .map(
+          (r) =>
+            `${r.fix}: ${r.verdict}${r.races > 0 ? ` (first race ${fmt(r.firstRaceMs ?? 0, 1)} ms)` : ""}`,
+        )
+        .join("; "),
+    ]);
+    const explore = json<{ runs: ExploreRun[] }>(
+      `npx gupstress explore --scenario ${scenario} --json`,
+    );
+    const total = explore.runs.reduce((n, r) => n + r.explored, 0);
+    rows.push([
+      `every interleaving, ${scenario}`,
+      `\`npx gupstress explore --scenario ${scenario}\``,
+      `${explore.runs.length} fixes, ${fmt(total)} interleavings, ${fmt(explore.runs.reduce((n, r) => n + r.states, 0))} distinct states in ${fmt(explore.runs.reduce((n, r) => n + r.ms, 0) / 1000, 2)} s; racing: ${
+        explore.runs
+          .filter((r) => r.violations > 0)
+          .map((r) => r.fix)
+          .join(", ") || "none"
+      }; ${explore.runs.every((r) => r.complete) ? "all complete" : "not all complete"}`,
+    ]);
+  }
   const mutants = json<{
     mutants: {
       id: string;
