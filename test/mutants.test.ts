@@ -7,10 +7,11 @@ import { mutantsCommand } from "../src/cli/explore-command.js";
 import { allMutants, runMutants } from "../src/explore/mutants.js";
 import { type Fix, parseFix } from "../src/kernel/fixes.js";
 import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
+import type { Scenario } from "../src/scenarios/scenario.js";
 
 const MUTANTS = allMutants().map((m) => m.mutant);
-const findFix = (name: string) => {
-  const f = parseFix(gupVsCollapse.fixes, name);
+const findFix = (name: string, scenario: Scenario = gupVsCollapse) => {
+  const f = parseFix(scenario.fixes, name);
   return typeof f === "string" ? undefined : f;
 };
 
@@ -26,9 +27,9 @@ function io() {
 
 describe("mutants", () => {
   it("each is a real fix with exactly one knob changed", () => {
-    for (const m of MUTANTS) {
-      const fix = findFix(m.fix);
-      const base = findFix(m.fix.split("~")[0]);
+    for (const { scenario, mutant: m } of allMutants()) {
+      const fix = findFix(m.fix, scenario);
+      const base = findFix(m.fix.split("~")[0], scenario);
       expect(fix, m.id).toBeDefined();
       expect(base, m.id).toBeDefined();
       const changed = (Object.keys(base as Fix) as (keyof Fix)[]).filter(
@@ -55,7 +56,7 @@ describe("mutants", () => {
       expect(r.explorer.complete, r.id).toBe(true);
       if (r.expected === "caught") {
         expect(r.explorer.caught, r.id).toBe(true);
-        expect(r.explorer.replay, r.id).toMatch(/^v2\/gup-vs-collapse\//);
+        expect(r.explorer.replay, r.id).toMatch(new RegExp(`^v2/${r.scenario}/`));
       } else expect(r.explorer.violations, r.id).toBe(0);
       expect(r.stress).toBeNull();
     }
