@@ -353,14 +353,16 @@ export const gupVsMthpCollapse: Scenario = {
     },
   ],
   outcomes: OUTCOMES,
-  // G1 lands the walk's pins after K6; a rare long stall after G5 lets the
-  // whole collapse (K8F, K10S, K10P) pass between the pin and G6: the ABA that
-  // g6-only needs. K8 widens the window between K6 and K8F.
+  // The race window is K6(j) .. K8F(j): K8 widens it (the copy of every page
+  // of the range runs between them), G1 and G3 move the walk's pins into it,
+  // and a rare long stall after G5 lets the rest of the collapse (K8F, K10S,
+  // K10P) pass between the pin and G6: the ABA that g6-only needs.
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
-    { point: "G1", maxNs: 8000, prob: 0.5 },
-    { point: "G5", maxNs: 60_000, prob: 0.15 },
-    { point: "K8", maxNs: 1000, prob: 0.5 },
+    { point: "G1", maxNs: 4000, prob: 0.5 },
+    { point: "G3", maxNs: 2000, prob: 0.3 },
+    { point: "G5", maxNs: 60_000, prob: 0.2 },
+    { point: "K8", maxNs: 2000, prob: 0.5 },
   ],
   phases: 1,
   opFirstSteps: [STEP.K0],
