@@ -82,7 +82,7 @@ describe("gup-vs-mthp-collapse", () => {
       seed: 3,
       // stops at the first race; the bounds are for a loaded machine
       iterations: 2_000_000,
-      timeMs: 20_000,
+      timeMs: 30_000,
       untilRace: true,
     });
     expect(r.aborted).toBeNull();
