@@ -30,6 +30,11 @@ export interface Knobs {
   checkFirstPageOnly: boolean;
   /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
   copyFails: boolean;
+  // gup-vs-mthp-collapse (src/kernel/mthp-collapse.ts)
+  /** K10P (pmd_populate of the same table) before K10S (set_ptes of the new folio) */
+  mthpPopulateBeforeSetPtes: boolean;
+  /** K10P right after the copy, before K8F clears and frees the range's old ptes */
+  mthpPopulateBeforeClear: boolean;
 }
 
 export interface Fix extends Knobs {
@@ -52,6 +57,9 @@ export const KNOB_DEFAULTS: Knobs = {
   isolateBeforeClear: false,
   checkFirstPageOnly: false,
   copyFails: false,
+  // gup-vs-mthp-collapse
+  mthpPopulateBeforeSetPtes: false,
+  mthpPopulateBeforeClear: false,
 };
 
 /** The values an enum knob accepts (every other knob is a boolean). */

@@ -36,6 +36,9 @@ export const STEP = {
   KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
+  // mTHP collapse (mm/khugepaged.c collapse_huge_page with order < HPAGE_PMD_ORDER)
+  K10S: 41, // set_ptes: map one page of the new mTHP folio in the detached table
+  K10P: 42, // smp_wmb + pmd_populate: the SAME table back (the pmd value comes back)
   // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
   // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
   // preemption, 90..109 hugetlb unshare.
@@ -80,6 +83,8 @@ export const STEP_TEXT: Record<StepName, string> = {
   KS0: "pmdp_invalidate",
   KS: "split: same table back, subpages mapped",
   IPI: "IPI handler",
+  K10S: "set_ptes: map the mTHP folio",
+  K10P: "pmd_populate: the same table back",
 };
 
 /** Step ids are below this (delay points and histograms are indexed by step id). */
