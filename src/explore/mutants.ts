@@ -141,6 +141,8 @@ export interface MutantOptions {
   onRow?: (row: MutantRow) => void;
   /** Ctrl-C: stop after the mutant in hand */
   signal?: AbortSignal;
+  /** explore an equivalent mutant's weakening in the other scenarios (default true; the gate skips it) */
+  caughtIn?: boolean;
 }
 
 export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
@@ -198,7 +200,7 @@ export async function runMutants(opt: MutantOptions): Promise<MutantRow[]> {
         replay: r.counterexample?.replay ?? null,
       });
     }
-    for (const same of sameWeakening(scenario, m)) {
+    for (const same of opt.caughtIn === false ? [] : sameWeakening(scenario, m)) {
       const id = same.mutant?.id ?? null;
       if (expected === "caught") {
         // Killable here: other scenarios' own rows check their declared mutants.

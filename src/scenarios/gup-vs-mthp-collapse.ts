@@ -330,6 +330,9 @@ export const gupVsMthpCollapse: Scenario = {
       id: "mthp-populate-before-clear",
       fix: "upstream~mthpPopulateBeforeClear=true",
       text: "mainline with pmd_populate right after the copy, before K8F clears and frees the range's ptes",
+      // The window is K10P .. K8F(j), a few steps: a stall after K10P opens it
+      // to walks that start after the table is back.
+      stress: { delays: [{ point: "K10P", maxNs: 20_000, prob: 1 }] },
     },
     {
       id: "mthp-populate-before-set-ptes",
