@@ -9,8 +9,9 @@ import { type Fix, parseFix } from "../src/kernel/fixes.js";
 import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
 
 const MUTANTS = allMutants().map((m) => m.mutant);
-const findFix = (name: string) => {
-  const f = parseFix(gupVsCollapse.fixes, name);
+const scenarioOf = (id: string) => allMutants().find((m) => m.mutant.id === id)?.scenario;
+const findFix = (name: string, fixes = gupVsCollapse.fixes) => {
+  const f = parseFix(fixes, name);
   return typeof f === "string" ? undefined : f;
 };
 
@@ -27,8 +28,9 @@ function io() {
 describe("mutants", () => {
   it("each is a real fix with exactly one knob changed", () => {
     for (const m of MUTANTS) {
-      const fix = findFix(m.fix);
-      const base = findFix(m.fix.split("~")[0]);
+      const fixes = scenarioOf(m.id)?.fixes;
+      const fix = findFix(m.fix, fixes);
+      const base = findFix(m.fix.split("~")[0], fixes);
       expect(fix, m.id).toBeDefined();
       expect(base, m.id).toBeDefined();
       const changed = (Object.keys(base as Fix) as (keyof Fix)[]).filter(
@@ -55,7 +57,7 @@ describe("mutants", () => {
       expect(r.explorer.complete, r.id).toBe(true);
       if (r.expected === "caught") {
         expect(r.explorer.caught, r.id).toBe(true);
-        expect(r.explorer.replay, r.id).toMatch(/^v2\/gup-vs-collapse\//);
+        expect(r.explorer.replay, r.id).toMatch(new RegExp(`^v2/${scenarioOf(r.id)?.name}/`));
       } else expect(r.explorer.violations, r.id).toBe(0);
       expect(r.stress).toBeNull();
     }

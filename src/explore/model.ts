@@ -84,6 +84,7 @@ export class KernelModel implements Model {
       ptes: config.ptes,
       frames: scenario.frames({ cpus: config.cpus, regions: 1, ptes: config.ptes, heldWalks: 0 }),
       traceRing: 16 * config.ptes + 64,
+      tables: scenario.tables?.({ regions: 1, ptes: config.ptes }),
     };
     this.mem = new Memory(geo);
     scenario.setup(this.mem);

@@ -195,11 +195,19 @@ class CpuRun {
       const s = m.step(cpu, op);
       if (s === BLOCKED) {
         const w0 = performance.now();
-        const ok = this.waiter.until(
-          () => allAcked(mem, op),
-          () => Math.max(0, firstUnacked(mem, op)),
-          "IPI acks",
-        );
+        const waitingFor = m.waitingFor;
+        const ok =
+          waitingFor === undefined
+            ? this.waiter.until(
+                () => allAcked(mem, op),
+                () => Math.max(0, firstUnacked(mem, op)),
+                "IPI acks",
+              )
+            : this.waiter.until(
+                () => waitingFor(mem, op) < 0,
+                () => Math.max(0, waitingFor(mem, op)),
+                "IPI acks or a grace period",
+              );
         this.st[STAT.ipiWaitNs] += (performance.now() - w0) * 1e6;
         if (!ok) return false;
         continue;

@@ -147,11 +147,13 @@ export function workerFile(): string {
 export function geometryFor(config: RunConfig): Geometry {
   // Lockstep unpins every walk before the round's follow-ups; freerun holds walks across operations.
   const heldWalks = config.mode === "freerun" ? config.holdPins + 2 : 0;
+  const scenario = scenarioByName(config.scenario);
   return {
     cpus: config.cpus,
     regions: config.regions,
     ptes: config.ptes,
-    frames: scenarioByName(config.scenario).frames({ ...config, heldWalks }),
+    frames: scenario.frames({ ...config, heldWalks }),
+    tables: scenario.tables?.(config),
     traceRing: config.trace ? 4096 : 16,
     mutatorRing: config.trace ? 65_536 : 16,
   };
