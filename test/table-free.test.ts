@@ -2,7 +2,7 @@
 // counters, and the explorer's verdict for every fix and mutant.
 
 import { describe, expect, it } from "vitest";
-import { DEFAULT_EXPLORE, explore } from "../src/explore/explore.js";
+import { DEFAULT_EXPLORE, explore, replayTrace } from "../src/explore/explore.js";
 import { Cpu } from "../src/kernel/cpu.js";
 import { KNOB_DEFAULTS } from "../src/kernel/fixes.js";
 import { irqOff, irqOn } from "../src/kernel/irq.js";
@@ -94,5 +94,47 @@ describe("explorer verdicts (1 table free, 1 GUP-fast, every walk range)", () =>
     expect(x86.verdict).toBe("clean");
     expect(ppc.verdict).toBe("race");
     expect(ppc.outcomes["garbage-grab"].count).toBeGreaterThan(0);
+  });
+});
+
+describe("bystanders and the platform programs", () => {
+  it("a bystander never matters for table lifetime: targeted IPIs stay clean, all-CPU ones wait for it", () => {
+    for (const fix of ["arm64", "x86", "x86-flush-only", "sync-mm", "tf-flush-not-ipi"]) {
+      const r = explore({ ...DEFAULT_EXPLORE, scenario: SCENARIO, fix, ptes: 1, bystanders: 1 });
+      expect(r.complete, fix).toBe(true);
+      expect(r.verdict, fix).toBe(expectationOf(gupVsTableFree, fix));
+    }
+    // An IPI to every online CPU waits for the bystander's IRQ-off section: more interleavings.
+    const all = explore({
+      ...DEFAULT_EXPLORE,
+      scenario: SCENARIO,
+      fix: "arm64",
+      ptes: 1,
+      bystanders: 1,
+    });
+    const mm = explore({
+      ...DEFAULT_EXPLORE,
+      scenario: SCENARIO,
+      fix: "sync-mm",
+      ptes: 1,
+      bystanders: 1,
+    });
+    const alone = explore({ ...DEFAULT_EXPLORE, scenario: SCENARIO, fix: "arm64", ptes: 1 });
+    expect(all.explored).toBeGreaterThan(alone.explored);
+    expect(all.bystanders).toBe(1);
+    expect(mm.verdict).toBe("clean");
+  });
+
+  it("a counterexample with a bystander replays from its string", () => {
+    const r = explore({
+      ...DEFAULT_EXPLORE,
+      scenario: SCENARIO,
+      fix: "recheck",
+      ptes: 1,
+      bystanders: 1,
+    });
+    expect(r.counterexample?.replay).toMatch(/\/c2b1\/p1\//);
+    const again = replayTrace(r.counterexample?.replay ?? "");
+    expect(again.outcome).toEqual(r.counterexample?.outcome);
   });
 });

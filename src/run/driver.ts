@@ -5,11 +5,13 @@
 // a walk, between operations, while waiting).
 
 import { performance } from "node:perf_hooks";
+import { bystanderStep } from "../kernel/bystander.js";
 import { Cpu } from "../kernel/cpu.js";
 import { allAcked, firstUnacked, type IpiWait, kick } from "../kernel/irq.js";
 import { BLOCKED } from "../kernel/steps.js";
 import { type RawEntry, readRing, roleOf } from "../kernel/trace.js";
 import {
+  allCpus,
   CPU_A,
   CTL,
   FAULT_CRASH,
@@ -21,14 +23,15 @@ import {
   STAT,
   STAT_COUNT,
   STAT_OUTCOME_BASE,
+  STOP_ABORT,
   STOP_GRACEFUL,
   TRACE,
   TRACE_WORDS,
 } from "../memory/layout.js";
 import { resolveFix, scenarioByName } from "../scenarios/index.js";
 import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
-import { type RunConfig, startupBoundMs } from "./config.js";
-import { calibrateSpin, Delays } from "./delay.js";
+import { BYSTANDER_OFF_NS, type RunConfig, startupBoundMs } from "./config.js";
+import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
@@ -51,7 +54,7 @@ export interface CpuTask {
 
 export interface CpuReport {
   cpu: number;
-  role: "mutator" | "walker";
+  role: "mutator" | "walker" | "bystander";
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
@@ -346,7 +349,8 @@ class CpuRun {
 }
 
 function firstOffline(mem: Memory): number {
-  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  for (let c = 0; c < allCpus(mem.geo); c++)
+    if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
 }
 
@@ -570,6 +574,30 @@ function freerunWalker(run: CpuRun): void {
   );
 }
 
+// ---------------------------------------------------------------------------
+// a bystander: never walks this mm; stretches with interrupts off on
+// unrelated work, as long again with them on (taking IPIs), until the
+// mutator has left (it may be waiting for our ack).
+
+function bystander(run: CpuRun): void {
+  const mem = run.mem;
+  const cpu = run.cpu;
+  cpu.tracing = false;
+  const spins = (run.config.bystanderOffNs ?? BYSTANDER_OFF_NS) * run.spinsPerNs;
+  // A graceful stop lets the mutator finish its round: keep answering until it has left.
+  for (let k = 0; mem.load(CTL.closed) === 0 && mem.load(CTL.stop) !== STOP_ABORT; k++) {
+    bystanderStep(cpu, 0);
+    spin(spins);
+    bystanderStep(cpu, 1);
+    run.waiter.serviceIpis();
+    for (let s = 0; s < spins; s += 256) {
+      spin(256);
+      run.waiter.serviceIpis();
+    }
+    if ((k & 63) === 0) run.flush();
+  }
+}
+
 /** The body of one worker: attach, run the role, flush, report. */
 export function runCpu(task: CpuTask): CpuReport {
   const t0 = performance.now();
@@ -580,7 +608,8 @@ export function runCpu(task: CpuTask): CpuReport {
     if (run.attach()) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
-      if (task.cpu === 0) (lockstep ? lockstepMutator : freerunMutator)(run);
+      if (task.cpu >= task.geo.cpus) bystander(run);
+      else if (task.cpu === 0) (lockstep ? lockstepMutator : freerunMutator)(run);
       else (lockstep ? lockstepWalker : freerunWalker)(run);
     }
   } catch (e) {
@@ -591,7 +620,7 @@ export function runCpu(task: CpuTask): CpuReport {
   run.flush();
   return {
     cpu: task.cpu,
-    role: roleOf(task.cpu),
+    role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
     startupMs,

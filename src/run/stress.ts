@@ -11,6 +11,7 @@ import { Piscina } from "piscina";
 import { stepName } from "../kernel/steps.js";
 import { decodeTraceStep, roleOf, type TraceStep } from "../kernel/trace.js";
 import {
+  allCpus,
   CPU_A,
   CTL,
   FAULT_CRASH,
@@ -28,7 +29,7 @@ import {
 import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { BoundClock } from "./bound-clock.js";
-import { type RunConfig, startupBoundMs } from "./config.js";
+import { type RunConfig, runCpus, startupBoundMs } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
@@ -154,6 +155,7 @@ export function geometryFor(config: RunConfig): Geometry {
     ptes: config.ptes,
     frames: scenario.frames({ ...config, heldWalks }),
     tables: scenario.tables?.(config),
+    bystanders: config.bystanders,
     traceRing: config.trace ? 4096 : 16,
     mutatorRing: config.trace ? 65_536 : 16,
   };
@@ -173,14 +175,15 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   scenario.setup(mem);
   const t0 = performance.now();
   const clock = new BoundClock(t0);
-  if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
+  const nCpus = runCpus(config);
+  if (hooks.pool && hooks.pool.options.maxThreads < nCpus) {
     const threads = hooks.pool.options.maxThreads;
-    throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
+    throw new Error(`the pool has ${threads} threads, the run needs ${nCpus}`);
   }
-  const pool = hooks.pool ?? cpuPool(config.cpus, false);
-  const oversubscribed = config.cpus > availableParallelism();
+  const pool = hooks.pool ?? cpuPool(nCpus, false);
+  const oversubscribed = nCpus > availableParallelism();
   const spinLimit = oversubscribed ? 64 : 20_000;
-  const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
+  const settled: (CpuReport | Error | undefined)[] = new Array(nCpus).fill(undefined);
   let terminating = false;
   let interrupted: string | null = null;
   // Ctrl-C's bound is the user's: wall time, not the pause-aware clock.
@@ -217,7 +220,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // One worker at a time, with a turn of the event loop between two: a stop
   // (Ctrl-C) while they start leaves the rest unstarted, reported as such.
   const tasks: Promise<void>[] = [];
-  for (let cpu = 0; cpu < config.cpus; cpu++) {
+  for (let cpu = 0; cpu < nCpus; cpu++) {
     if (interrupted !== null) {
       settled[cpu] = NOT_STARTED;
       continue;
@@ -363,7 +366,8 @@ function isOnline(mem: Memory, c: number): boolean {
 }
 
 function firstOffline(mem: Memory): number {
-  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  for (let c = 0; c < allCpus(mem.geo); c++)
+    if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
 }
 

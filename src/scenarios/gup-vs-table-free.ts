@@ -414,6 +414,36 @@ export const gupVsTableFree: Scenario = {
       minCpus: 2,
       knobs: { tableFree: "defer", recheckPmd: true, depositScribble: true },
     },
+    // Mainline's platform programs (MODEL.md section 4), x86/arm64 deposits write no list words.
+    {
+      name: "arm64",
+      summary: "arm64: TLBI broadcast (no flush IPI), then the sync IPI to all online CPUs",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { ipi: "all", recheckPmd: true },
+    },
+    {
+      name: "x86",
+      summary:
+        "x86 since a37259732a7d: flush IPI to mm_cpumask, then the sync IPI to all online CPUs",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { flushIpi: "gup", ipi: "all", recheckPmd: true },
+    },
+    {
+      name: "x86-flush-only",
+      summary: "x86 with the flush IPI to mm_cpumask alone: the 2026 'skip redundant IPI' proposal",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { flushIpi: "gup", recheckPmd: true },
+    },
+    {
+      name: "sync-mm",
+      summary: "the sync IPI targeted at mm_cpumask only (ppc radix deposit)",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { ipi: "gup", recheckPmd: true, depositScribble: true },
+    },
   ],
   mutants: [
     {
@@ -430,6 +460,11 @@ export const gupVsTableFree: Scenario = {
       id: "tf-sync-irq-off",
       fix: "ipi-sync~ipiWhileIrqOff=true",
       text: "walkers take the sync IPI with interrupts off (G0..G9)",
+    },
+    {
+      id: "tf-flush-not-ipi",
+      fix: "x86-flush-only~flushIpi=none",
+      text: "the flush-only program where the flush sends no IPI (INVLPGB, a PV flush, arm64 TLBI): nothing waits for the walkers",
     },
     {
       id: "tf-gp-early",
