@@ -298,7 +298,7 @@ export interface ParsedReplay {
   fix: string;
   cpus: number;
   /** bystander CPUs, written cCPUSbN (absent when 0) */
-  bystanders: number;
+  bystanders?: number;
   ptes: number;
   ranges: [number, number][];
   actions: number[];
@@ -306,7 +306,7 @@ export interface ParsedReplay {
 
 export function formatReplay(p: Omit<ParsedReplay, "version">): string {
   const ranges = p.ranges.map(([first, count]) => `${first}+${count}`).join(",");
-  const b = p.bystanders > 0 ? `b${p.bystanders}` : "";
+  const b = (p.bystanders ?? 0) > 0 ? `b${p.bystanders}` : "";
   return `v2/${p.scenario}/${p.fix}/c${p.cpus}${b}/p${p.ptes}/w${ranges}/${encodeSchedule(p.actions)}`;
 }
 
@@ -364,7 +364,7 @@ export function parseReplay(text: string): ParsedReplay {
     scenario: scenarioName,
     fix,
     cpus: n,
-    bystanders: b,
+    ...(b > 0 ? { bystanders: b } : {}),
     ptes: k,
     ranges,
     actions,

@@ -13,6 +13,7 @@ import { allCpus, CPU_A, CTL, PTE_NONE, TABLE, TABLE_FREE, TABLE_USED } from "..
 
 /** Harness bookkeeping before the run: tables [0, used) serve regions 0 .. used - 1, the rest are free. */
 export function poolSetup(mem: Memory, used: number): void {
+  if (mem.geo.tables === undefined) throw new Error("a page-table pool needs Geometry.tables");
   mem.store(CTL.tableFree, -1);
   for (let t = mem.tables - 1; t >= used; t--) {
     mem.store(mem.table(t, TABLE.incarnation), 0);

@@ -70,6 +70,8 @@ export interface LatencySamples {
   collapseNs: number[];
   /** from an IPI broadcast to its last ack */
   ipiWaitNs: number[];
+  /** the mutator's trial operations (phase 0): time spent blocked (IPI acks, a grace period), 0 if none */
+  opWaitNs: number[];
 }
 
 const MAX_SAMPLES = 50_000;
@@ -134,7 +136,7 @@ class CpuRun {
   readonly idleMs: number;
   /** take pending IPIs: for delays spent with interrupts on */
   readonly poll = (): void => this.waiter.serviceIpis();
-  readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
+  readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [], opWaitNs: [] };
 
   constructor(task: CpuTask) {
     this.config = task.config;
@@ -194,6 +196,7 @@ class CpuRun {
     let sent = cpu.ipiBroadcasts;
     let sentAt = 0;
     let awaiting = false;
+    let waitedNs = 0;
     while (!m.done(op)) {
       const s = m.step(cpu, op);
       if (s === BLOCKED) {
@@ -211,7 +214,9 @@ class CpuRun {
                 () => Math.max(0, waitingFor(mem, op)),
                 "IPI acks or a grace period",
               );
-        this.st[STAT.ipiWaitNs] += (performance.now() - w0) * 1e6;
+        const ns = (performance.now() - w0) * 1e6;
+        this.st[STAT.ipiWaitNs] += ns;
+        waitedNs += ns;
         if (!ok) return false;
         continue;
       }
@@ -225,7 +230,10 @@ class CpuRun {
       }
       this.delays.after(s);
     }
-    if (timed) sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
+    if (timed) {
+      sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
+      sample(this.samples.opWaitNs, waitedNs);
+    }
     const outcome = m.outcome(op);
     if (outcome >= 0) {
       this.st[STAT.mutatorOps]++;

@@ -561,6 +561,7 @@ function buildResult(
             gupNs: g.reports.flatMap((r) => r.samples.gupNs),
             collapseNs: g.reports.flatMap((r) => r.samples.collapseNs),
             ipiWaitNs: g.reports.flatMap((r) => r.samples.ipiWaitNs),
+            opWaitNs: g.reports.flatMap((r) => r.samples.opWaitNs),
           }
         : undefined,
     environment: environment(),
