@@ -393,7 +393,7 @@ function collectFaults(
   hung: number[],
 ): CpuFault[] {
   const faults: CpuFault[] = [];
-  const roleOf = (cpu: number) => roleName(scenario, cpu);
+  const roleOf = (cpu: number) => (cpu >= config.cpus ? "bystander" : roleName(scenario, cpu));
   settled.forEach((s, cpu) => {
     if (s instanceof Error && s !== NOT_STARTED) {
       faults.push({
