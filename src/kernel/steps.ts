@@ -43,13 +43,11 @@ export const STEP = {
   T3: 54, // synchronize_rcu: a grace period starts (each CPU's irq counter read)
   T3W: 55, // ...grace period over: every CPU passed a quiescent state
   T4: 56, // pte_free (at once) or pte_free_defer (after a grace period)
-  T5: 57, // pte_alloc for another mm: a free table reused, its ptes written
+  T5: 57, // RCU callbacks due; pte_alloc for another mm: a free table reused, its ptes written
   T6: 58, // collapse: ptes cleared, table deposited (ppc radix: list words written), huge pmd set
   T7: 59, // zap_huge_pmd: clear the huge pmd
   T8: 60, // zap_deposited_table: withdraw the table (ppc radix: list words cleared)
-  TX: 61, // the other mm unmaps: its pages and table freed
-  TP: 62, // page fault: pte_alloc, ptes written, pmd_populate
-  TR: 63, // RCU callbacks: deferred tables whose grace period is over are freed
+  TP: 62, // the other mm unmaps; RCU callbacks due; page fault: pte_alloc, ptes written, pmd_populate
   BO: 64, // bystander: local_irq_disable, unrelated work
   BI: 65, // bystander: local_irq_enable
   // interrupts
@@ -109,9 +107,7 @@ export const STEP_TEXT: Record<StepName, string> = {
   T6: "collapse: ptes cleared, table deposited, huge pmd set",
   T7: "zap_huge_pmd: clear huge pmd",
   T8: "zap_deposited_table: withdraw table",
-  TX: "other mm unmaps: its table freed",
   TP: "page fault: pte_alloc, pmd_populate",
-  TR: "RCU callbacks: deferred tables freed",
   BO: "bystander: local_irq_disable",
   BI: "bystander: local_irq_enable",
   IPI: "IPI handler",

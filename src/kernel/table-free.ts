@@ -4,16 +4,18 @@
 //   phase 0, THP collapse then zap: T0 mmap_write_lock, T1 pmdp_collapse_flush,
 //     [sync], T6 ptes cleared, the table deposited (ppc radix: non-PTE words
 //     written into it), huge pmd set; T7 zap_huge_pmd, T8 zap_deposited_table
-//     (withdraw), T4 pte_free at once, TR, T5 the table reused by another mm
-//   phase 1, refault: TX the other mm unmaps, TR, TP pte_alloc + pmd_populate
+//     (withdraw), T4 pte_free at once, T5 due RCU callbacks, then the table
+//     reused by another mm
+//   phase 1, refault: TP the other mm unmaps, due RCU callbacks, pte_alloc +
+//     pmd_populate for the region
 //   phase 2, retract (pre-2023 collapse_and_free_pmd / retract_page_tables):
-//     T0, T1 pmdp_collapse_flush, [sync], T4 pte_free, TR, T5 reused by another mm
+//     T0, T1 pmdp_collapse_flush, [sync], T4 pte_free, T5 reused by another mm
 //   phase 3, refault (as phase 1)
 //
 // [sync] is what the fix asks for: the flush's own IPI (x86: to mm_cpumask,
 // waited for), tlb_remove_table_sync_one (T2, T2W: an IPI to every other
 // CPU, waited for), or synchronize_rcu (T3, T3W); with pte_free_defer T4 only
-// queues the table and TR frees it once its grace period is over. A walker
+// queues the table, and the first T5 or TP after its grace period frees it. A walker
 // that read the pmd before T1 and is still between G0 and G9 must not read
 // the table once it is scribbled (T6), freed (T4) or reused (T5).
 
@@ -109,12 +111,11 @@ export function tableFreePrograms(fix: Fix): number[][] {
     STEP.T0,
     ...(fix.ipiBeforeClear ? [...sync, ...flush, ...gp] : [...flush, ...sync, ...gp]),
   ];
-  const refault = [STEP.TX, STEP.TR, STEP.TP];
   return [
-    [...detach, STEP.T6, STEP.T7, STEP.T8, STEP.T4, STEP.TR, STEP.T5],
-    refault,
-    [...detach, STEP.T4, STEP.TR, STEP.T5],
-    refault,
+    [...detach, STEP.T6, STEP.T7, STEP.T8, STEP.T4, STEP.T5],
+    [STEP.TP],
+    [...detach, STEP.T4, STEP.T5],
+    [STEP.TP],
   ];
 }
 
@@ -238,7 +239,7 @@ export function tableOpStep(cpu: Cpu, op: TableOp): number {
     case STEP.T4: {
       const t = op.table;
       if (fix.tableFree === "defer") {
-        // pte_free_defer: a grace period starts now, TR frees the table after it.
+        // pte_free_defer: a grace period starts now; a later T5 or TP frees the table after it.
         const k = op.nPend++;
         op.pend[k] = t;
         gpStart(mem, cpu.id, op.pendSnap, k * op.gpSnap.length);
@@ -251,26 +252,10 @@ export function tableOpStep(cpu: Cpu, op: TableOp): number {
       cpu.trace(step, r, -1, -1, t);
       break;
     }
-    case STEP.TR: {
-      // RCU callbacks: every deferred table whose grace period is over.
-      const all = op.gpSnap.length;
-      let freed = 0;
-      for (let k = 0; k < op.nPend; ) {
-        if (gpWaitingFor(mem, cpu.id, op.pendSnap, k * all, fix.gpWait) >= 0) {
-          k++;
-          continue;
-        }
-        pteFree(mem, op.pend[k]);
-        freed++;
-        const last = --op.nPend;
-        op.pend[k] = op.pend[last];
-        op.pendSnap.copyWithin(k * all, last * all, (last + 1) * all);
-      }
-      cpu.trace(step, r, -1, -1, freed);
-      break;
-    }
     case STEP.T5: {
-      // Another mm faults and needs a table: it gets the one freed last.
+      // RCU callbacks that are due run first; then another mm faults and
+      // needs a table: it gets the one freed last.
+      const freed = rcuCallbacks(cpu, op);
       const t = pteAlloc(mem, TABLE_OWNER_OTHER);
       op.other[r] = t;
       op.otherBase[r] = -1;
@@ -285,27 +270,15 @@ export function tableOpStep(cpu: Cpu, op: TableOp): number {
           }
         }
       }
-      cpu.trace(step, r, -1, -1, t);
-      break;
-    }
-    case STEP.TX: {
-      // The other mm unmaps its pages and frees its table (nobody walks it here).
-      const t = op.other[r];
-      if (t >= 0) {
-        for (let j = 0; j < ptes; j++) {
-          const pi = mem.pte(t, j);
-          const pte = mem.load(pi);
-          mem.store(pi, PTE_NONE);
-          if (ptePresent(pte)) releaseMapping(mem, pteFrame(pte), 0);
-        }
-        pteFree(mem, t);
-      }
-      op.other[r] = -1;
-      cpu.trace(step, r, -1, -1, t);
+      cpu.trace(step, r, freed, -1, t);
       break;
     }
     case STEP.TP: {
-      // The region faults back in: a table from the pool, its pages from the page cache.
+      // The other mm unmaps (its table freed at once: nobody walks it here),
+      // due RCU callbacks run, and the region faults back in: a table from
+      // the pool, its pages from the page cache.
+      otherUnmap(cpu, op);
+      rcuCallbacks(cpu, op);
       let t = -1;
       if (mem.load(mem.pmd(r)) === PMD_NONE) {
         t = pteAlloc(mem, r);
@@ -370,4 +343,40 @@ export function tableOpStep(cpu: Cpu, op: TableOp): number {
   op.pc++;
   if (op.pc >= op.end && op.result === TF.RUNNING) op.result = TF.IDLE;
   return step;
+}
+
+/** RCU callbacks: every deferred table whose grace period is over is freed. Returns how many. */
+function rcuCallbacks(cpu: Cpu, op: TableOp): number {
+  const mem = cpu.mem;
+  const all = op.gpSnap.length;
+  let freed = 0;
+  for (let k = 0; k < op.nPend; ) {
+    if (gpWaitingFor(mem, cpu.id, op.pendSnap, k * all, op.gpWait) >= 0) {
+      k++;
+      continue;
+    }
+    pteFree(mem, op.pend[k]);
+    freed++;
+    const last = --op.nPend;
+    op.pend[k] = op.pend[last];
+    op.pendSnap.copyWithin(k * all, last * all, (last + 1) * all);
+  }
+  return freed;
+}
+
+/** The other mm unmaps the region's reuse: its pages and its table freed. */
+function otherUnmap(cpu: Cpu, op: TableOp): void {
+  const mem = cpu.mem;
+  const r = op.region;
+  const t = op.other[r];
+  if (t >= 0) {
+    for (let j = 0; j < mem.geo.ptes; j++) {
+      const pi = mem.pte(t, j);
+      const pte = mem.load(pi);
+      mem.store(pi, PTE_NONE);
+      if (ptePresent(pte)) releaseMapping(mem, pteFrame(pte), 0);
+    }
+    pteFree(mem, t);
+  }
+  op.other[r] = -1;
 }

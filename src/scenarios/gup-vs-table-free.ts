@@ -348,13 +348,11 @@ function describe(s: { step: string; index: number; frame: number; value: number
     case "T4":
       return `T4 pte_free ${tableText(s.value)}`;
     case "T5":
-      return `T5 another mm's fault gets ${tableText(s.value)}, writes its ptes`;
+      return `T5 ${s.index > 0 ? `RCU callbacks free ${s.index} table${s.index === 1 ? "" : "s"}; ` : ""}another mm's fault gets ${tableText(s.value)}, writes its ptes`;
     case "T6":
       return `T6 collapse: ${tableText(s.value)} deposited, huge pmd set`;
     case "T8":
       return `T8 zap_deposited_table: withdraw ${tableText(s.value)}`;
-    case "TR":
-      return `TR RCU callbacks: ${s.value} deferred table${s.value === 1 ? "" : "s"} freed`;
     case "TP":
       return `TP page fault: pmd_populate ${tableText(s.value)}`;
     case "IPI":
@@ -487,7 +485,7 @@ export const gupVsTableFree: Scenario = {
     { point: "G1", maxNs: 60_000, prob: 0.02 },
   ],
   phases: TF_PHASES,
-  opFirstSteps: [STEP.T0, STEP.TX],
+  opFirstSteps: [STEP.T0, STEP.TP],
   frames({ cpus, regions, ptes, heldWalks }) {
     // Per region: its pages, its THP while collapsed, the other mm's block;
     // each walk held across operations may keep one more block alive.
