@@ -478,7 +478,7 @@ export const gupVsTableFree: Scenario = {
   outcomes: OUTCOMES,
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
-    { point: "T0", maxNs: 3000, prob: 1 },
+    { point: "T0", maxNs: 20_000, prob: 1 },
     // The THP lives on before its zap: the deposited table stays scribbled meanwhile.
     { point: "T6", maxNs: 20_000, prob: 1 },
     { point: "G1", maxNs: 8000, prob: 0.5 },
