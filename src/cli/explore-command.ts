@@ -247,6 +247,9 @@ function planExplore(argv: readonly string[]): ExplorePlan {
   if (doAgree && runs.some((r) => r.cpus !== 2)) {
     throw new UsageError("--agree needs --cpus 2 (forced delays name steps, not CPUs)");
   }
+  if (doAgree && runs.some((r) => (r.bystanders ?? 0) > 0)) {
+    throw new UsageError("--agree runs without bystanders: drop --bystanders");
+  }
   return {
     scenario,
     runs,
