@@ -448,11 +448,19 @@ export const gupVsTableFree: Scenario = {
       id: "tf-sync-no-wait",
       fix: "ipi-sync~ipiWait=false",
       text: "the table is freed before the sync IPI's acks are in (mainline's upstream-no-wait, here)",
+      // Lockstep walkers mostly arrive after the op on a loaded machine; freerun overlaps them.
+      stress: { mode: "freerun", regions: 2 },
     },
     {
       id: "tf-sync-before-clear",
       fix: "ipi-sync~ipiBeforeClear=true",
       text: "the sync IPI is sent and acked before the pmd is cleared (mainline's upstream-ipi-before-k4, here)",
+      // The hole is a walker entering between the last ack and the clear: widen it.
+      stress: {
+        mode: "freerun",
+        regions: 2,
+        delays: [{ point: "T2W", maxNs: 20_000, prob: 1 }],
+      },
     },
     {
       id: "tf-sync-irq-off",
@@ -468,6 +476,7 @@ export const gupVsTableFree: Scenario = {
       id: "tf-gp-early",
       fix: "rcu-defer~gpWait=false",
       text: "pte_free_defer's grace period ends at once: the callback frees a table a walker still reads",
+      stress: { mode: "freerun", regions: 2 },
     },
     {
       id: "tf-sync-rcu-early",
