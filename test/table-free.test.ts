@@ -2,12 +2,14 @@
 // counters, and the explorer's verdict for every fix and mutant.
 
 import { describe, expect, it } from "vitest";
+import { figuresOf, foldVariant } from "../src/bench/suite.js";
 import { DEFAULT_EXPLORE, explore, replayTrace } from "../src/explore/explore.js";
 import { Cpu } from "../src/kernel/cpu.js";
 import { KNOB_DEFAULTS } from "../src/kernel/fixes.js";
 import { irqOff, irqOn } from "../src/kernel/irq.js";
 import { gpStart, gpWaitingFor, poolSetup, pteAlloc, pteFree } from "../src/kernel/tables.js";
 import { CTL, Memory, TABLE, TABLE_FREE, TABLE_USED } from "../src/memory/layout.js";
+import type { StressResult } from "../src/run/stress.js";
 import { gupVsTableFree } from "../src/scenarios/gup-vs-table-free.js";
 import { expectationOf } from "../src/scenarios/index.js";
 
@@ -136,5 +138,30 @@ describe("bystanders and the platform programs", () => {
     expect(r.counterexample?.replay).toMatch(/\/c2b1\/p1\//);
     const again = replayTrace(r.counterexample?.replay ?? "");
     expect(again.outcome).toEqual(r.counterexample?.outcome);
+  });
+});
+
+describe("the bench's wait per operation", () => {
+  const run = (waitNs: number[], cpus = 2): StressResult =>
+    ({
+      cpus,
+      durationMs: 500,
+      gupCalls: 1000,
+      backoffs: 0,
+      fallbacks: 0,
+      mutatorOps: { total: 100, committed: 100, aborted: 0, followUps: 0 },
+      ipi: { broadcasts: 0, handlerEntries: 0, waitUsTotal: 0 },
+      samples: { gupNs: [100, 200, 300], collapseNs: [1000], ipiWaitNs: [], opWaitNs: waitNs },
+    }) as unknown as StressResult;
+
+  it("keeps the mutator's wait per free apart from the cost per GUP call, per bystander count", () => {
+    const none = [run([0, 0, 0]), run([0, 0, 0])].map(figuresOf);
+    const gp = [run([0, 2000, 4000]), run([1000, 2000, 3000])].map(figuresOf);
+    const v = foldVariant("sync-rcu", 4, gp, none, 4);
+    expect(v.bystanders).toBe(4);
+    expect(v.mutatorWaitUs?.p50).toBeCloseTo(2, 10);
+    expect(v.gupLatencyNs.p50).toBe(200);
+    expect(foldVariant("none", 4, none, none).mutatorWaitUs?.p99).toBe(0);
+    expect(foldVariant("none", 2, none, none).bystanders).toBeUndefined();
   });
 });
