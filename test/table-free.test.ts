@@ -82,6 +82,16 @@ describe("explorer verdicts (1 table free, 1 GUP-fast, every walk range)", () =>
     }
   });
 
+  it("pruning is sound here too: the same counts as running every interleaving (1 pte)", () => {
+    for (const fix of ["ipi-sync", "sync-rcu"]) {
+      const opt = { ...DEFAULT_EXPLORE, scenario: SCENARIO, fix, ptes: 1 };
+      const pruned = explore(opt);
+      const full = explore({ ...opt, noMemo: true });
+      expect(pruned.explored, fix).toBe(full.explored);
+      expect(pruned.outcomes, fix).toEqual(full.outcomes);
+    }
+  });
+
   it("the re-check alone goes wrong at G3/G5: dead reads and garbage grabs, not wrong pages returned", () => {
     const r = explore({ ...DEFAULT_EXPLORE, scenario: SCENARIO, fix: "recheck", ptes: 2 });
     expect(r.outcomes["dead-table"].count).toBeGreaterThan(0);
