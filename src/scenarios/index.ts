@@ -4,9 +4,10 @@
 import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
 import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
+import { gupVsTableFree } from "./gup-vs-table-free.js";
 import type { Scenario } from "./scenario.js";
 
-export const SCENARIOS: readonly Scenario[] = [gupVsCollapse, gupVsMthpCollapse];
+export const SCENARIOS: readonly Scenario[] = [gupVsCollapse, gupVsMthpCollapse, gupVsTableFree];
 
 export const DEFAULT_SCENARIO = gupVsCollapse.name;
 
