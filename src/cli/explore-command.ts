@@ -105,6 +105,14 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     help: `pages in the region (default 3; ${MODEL_LIMITS.ptes.min}..${MODEL_LIMITS.ptes.max})`,
   },
   {
+    name: "bystanders",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.bystanders.min,
+    max: MODEL_LIMITS.bystanders.max,
+    help: `bystander CPUs after the walkers: never walk this mm, one IRQ-off section each, take IPIs with interrupts on (default 0; ${MODEL_LIMITS.bystanders.min}..${MODEL_LIMITS.bystanders.max})`,
+  },
+  {
     name: "no-memo",
     kind: "bool",
     help: "exhaustive: run every interleaving to its end (no pruning of revisited states; slow, for checking)",
@@ -197,6 +205,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       "seed",
       "cpus",
       "ptes",
+      "bystanders",
     ]) {
       if (f.has(other))
         throw new UsageError(`--replay carries its own configuration: drop --${other}`);
@@ -234,6 +243,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       strategy,
       cpus: (f.get("cpus") as number | undefined) ?? mutant?.cpus ?? DEFAULT_EXPLORE.cpus,
       ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+      bystanders: (f.get("bystanders") as number | undefined) ?? 0,
       preemptions: (f.get("preemptions") as number | undefined) ?? null,
       depth: (f.get("depth") as number | undefined) ?? DEFAULT_EXPLORE.depth,
       runs: (f.get("runs") as number | undefined) ?? DEFAULT_EXPLORE.runs,
@@ -246,6 +256,9 @@ function planExplore(argv: readonly string[]): ExplorePlan {
   const doAgree = f.get("agree") === true;
   if (doAgree && runs.some((r) => r.cpus !== 2)) {
     throw new UsageError("--agree needs --cpus 2 (forced delays name steps, not CPUs)");
+  }
+  if (doAgree && runs.some((r) => (r.bystanders ?? 0) > 0)) {
+    throw new UsageError("--agree runs without bystanders: drop --bystanders");
   }
   return {
     scenario,
@@ -276,7 +289,7 @@ function formatReport(r: ExploreReport, scenario: Scenario, expect: Expect, ok: 
   const lines: string[] = [];
   lines.push(`gupstress explore ${r.scenario}: fix ${r.fix} (${r.summary})`);
   lines.push(
-    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}), 1 region x ${r.ptes} ptes, ${r.rangeChoices} choices of the walks' page ranges`,
+    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}${r.bystanders > 0 ? `, ${r.bystanders} bystander${r.bystanders === 1 ? "" : "s"}` : ""}), 1 region x ${r.ptes} ptes, ${r.rangeChoices} choices of the walks' page ranges`,
   );
   const rate =
     r.strategy === "exhaustive"
@@ -536,15 +549,38 @@ export function mutantsHelp(): string {
   ].join("\n");
 }
 
+// Column widths from every declared scenario and mutant, so that rows streamed one at a time line up.
+const SCENARIO_W = Math.max(18, ...allMutants().map((m) => m.scenario.name.length));
+const MUTANT_W = Math.max(24, ...MUTANT_IDS.map((id) => id.length));
+const STRESS_W = 44;
+
 function mutantHeader(stressSeconds: number): string {
   const stress =
     stressSeconds > 0
       ? `stress (${stressSeconds} s, ${"until the first race"})`
       : "stress (not run)";
   return [
-    `  ${"scenario".padEnd(18)} ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress}`,
-    `  ${"".padEnd(18)} ${"".padEnd(24)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} caught  time to catch (mode)`,
+    `  ${"scenario".padEnd(SCENARIO_W)} ${"mutant".padEnd(MUTANT_W)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress.padEnd(STRESS_W)} caught in`,
+    `  ${"".padEnd(SCENARIO_W)} ${"".padEnd(MUTANT_W)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} ${"caught  time to catch (mode)".padEnd(STRESS_W)} (the same weakening, by scenario)`,
   ].join("\n");
+}
+
+/** The "caught in" column: where the same weakening is caught, or "nowhere". */
+export function caughtInText(row: MutantRow): string {
+  const caught = row.caughtIn.filter((c) => c.caught);
+  if (caught.length === 0) {
+    const looked = row.caughtIn.map((c) => c.scenario);
+    return looked.length === 0
+      ? "nowhere (no other scenario has this fix)"
+      : `nowhere (also clean in ${looked.join(", ")})`;
+  }
+  return caught
+    .map((c) =>
+      c.scenario === row.scenario
+        ? "here"
+        : `${c.scenario} (${c.mutant ?? c.fix}${c.how === "declared" ? ", declared" : ""})`,
+    )
+    .join(", ");
 }
 
 function mutantLine(row: MutantRow): string {
@@ -557,7 +593,7 @@ function mutantLine(row: MutantRow): string {
       ? "-"
       : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms < 1000 ? `${s.ms.toFixed(1)} ms` : `${(s.ms / 1000).toFixed(2)} s`} (${num(s.iterations)} iterations, ${s.mode})` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} iterations, ${s.mode})`}`;
   const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
-  return `  ${row.scenario.padEnd(18)} ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
+  return `  ${row.scenario.padEnd(SCENARIO_W)} ${row.id.padEnd(MUTANT_W)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress.padEnd(STRESS_W)} ${caughtInText(row)}${flag}`;
 }
 
 export async function mutantsCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -608,8 +644,12 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     );
   } else {
     io.out("\n");
+    // An equivalent mutant: the scenario that catches the same weakening, or why none can.
     for (const r of rows.filter((x) => x.expected === "equivalent")) {
-      io.out(`  ${r.scenario} ${r.id}: ${r.text}\n`);
+      const where = r.caughtIn.filter((c) => c.caught);
+      io.out(
+        `  ${r.scenario} ${r.id}: ${r.text}${where.length > 0 ? `\n    caught in ${where.map((c) => `${c.scenario} by ${c.fix}${c.replay ? ` (replay: gupstress explore --replay ${c.replay})` : ""}`).join("; ")}` : "\n    caught in no scenario of the family"}\n`,
+      );
     }
     io.out(
       `\n  mutation score: explorer ${byExplorer}/${killable.length}${stressRun.length > 0 ? `, stress ${byStress}/${stressRun.length} (${Math.round((byStress / stressRun.length) * 100)}%)${missed.length > 0 ? `; missed by stress: ${missed.join(", ")}` : ""}` : ""}; equivalent mutants clean: ${rows.filter((r) => r.expected === "equivalent" && r.ok).length}/${rows.length - killable.length}\n`,

@@ -3,6 +3,7 @@
 import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
 import {
+  BYSTANDER_OFF_NS,
   type DelaySpec,
   defaultConfig,
   LIMITS,
@@ -56,6 +57,14 @@ export const STRESS_FLAGS: FlagSpec[] = [
     min: LIMITS.cpus.min,
     max: LIMITS.cpus.max,
     help: `CPUs: 1 collapse + N-1 GUP-fast (default: os.availableParallelism(), at least 2; ${LIMITS.cpus.min}..${LIMITS.cpus.max})`,
+  },
+  {
+    name: "bystanders",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.bystanders.min,
+    max: LIMITS.bystanders.max,
+    help: `bystander CPUs after the walkers: never walk this mm, loop over ${BYSTANDER_OFF_NS / 1000} us stretches with interrupts off; an IPI to all online CPUs waits for them, one to mm_cpumask does not (default 0; ${LIMITS.bystanders.min}..${LIMITS.bystanders.max})`,
   },
   {
     name: "time",
@@ -121,6 +130,11 @@ export const STRESS_FLAGS: FlagSpec[] = [
     name: "no-preempt",
     kind: "bool",
     help: "drop the default host-preemption points (--preempt still adds)",
+  },
+  {
+    name: "no-adapt",
+    kind: "bool",
+    help: "keep the walkers' delays as given; by default the default delays adapt: the walkers' are scaled (x1/8 to x8) to the scale with the best window hit rate, measured at the start and again when the rate falls (--delay or --no-delays also keeps them as given)",
   },
   {
     name: "hold",
@@ -246,6 +260,7 @@ export function planStress(argv: readonly string[]): StressPlan {
   };
   set("mode", "mode");
   set("cpus", "cpus");
+  set("bystanders", "bystanders");
   set("iterations", "iterations");
   set("regions", "regions");
   set("ptes", "ptes");
@@ -272,6 +287,13 @@ export function planStress(argv: readonly string[]): StressPlan {
       ? preempts
       : mergeDelays(hostOut, preempts)),
   ];
+  // Delays the user chose are kept exactly; only the scenario's defaults adapt.
+  base.adapt =
+    base.adapt &&
+    f.get("no-adapt") !== true &&
+    f.get("no-delays") !== true &&
+    delays.length === 0 &&
+    preempts.length === 0;
   checkDelayLevels(base.delays);
   checkDelaySum(base.delays, base.ptes, base.stallMs);
   if (f.has("hold") && base.mode !== "freerun")

@@ -394,7 +394,7 @@ function abort(cpu: Cpu, c: Collapse): void {
 }
 
 function sendIpis(cpu: Cpu, c: Collapse): void {
-  // 'gup' and 'all' are the same set in this scenario: every CPU but the
-  // sender, less those a KVM PV flush skips (preempted) or a mutant drops.
-  flushBroadcast(cpu, c, { pvFlush: c.pvFlush, skipOne: c.skipOne }, c.broadcasts++);
+  // 'gup' is mm_cpumask (the walkers), 'all' every online CPU: bystanders
+  // too; less those a KVM PV flush skips (preempted) or a mutant drops.
+  flushBroadcast(cpu, c, cpu.fix.ipi, { pvFlush: c.pvFlush, skipOne: c.skipOne }, c.broadcasts++);
 }

@@ -30,6 +30,20 @@ export interface Knobs {
   checkFirstPageOnly: boolean;
   /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
   copyFails: boolean;
+  // gup-vs-mthp-collapse (src/kernel/mthp-collapse.ts)
+  /** K10P (pmd_populate of the same table) before K10S (set_ptes of the new folio) */
+  mthpPopulateBeforeSetPtes: boolean;
+  /** K10P right after the copy, before K8F clears and frees the range's old ptes */
+  mthpPopulateBeforeClear: boolean;
+  // ---- gup-vs-table-free (page-table lifetime) ----
+  /** the TLB flush of pmdp_collapse_flush: its IPI's targets, waited for (x86: mm_cpumask); none: a hardware broadcast (arm64 TLBI) */
+  flushIpi: IpiTargets;
+  /** a detached page table is freed at once (pte_free), after a grace period (pte_free_defer), or once the mutator waited a grace period (synchronize_rcu) */
+  tableFree: TableFree;
+  /** a grace period waits for every other CPU's quiescent state (false: it ends at once) */
+  gpWait: boolean;
+  /** the THP deposit writes non-PTE words into the deposited table (ppc radix's list_head) */
+  depositScribble: boolean;
   // ---- gup-vs-split and host preemption (KVM PV flush) ----
   /** kvm_flush_tlb_multi: a flush broadcast skips exactly the targets the host has preempted and marks them to flush when they run again */
   ipiPvFlush: boolean;
@@ -38,6 +52,8 @@ export interface Knobs {
   /** GR: after the grab, re-check that the page's compound head is still the folio grabbed (c24d37322548) */
   recheckHead: boolean;
 }
+
+export type TableFree = "now" | "defer" | "sync-rcu";
 
 export interface Fix extends Knobs {
   /** the variant's name, or a weakened one ("base~knob=value,...") */
@@ -59,6 +75,14 @@ export const KNOB_DEFAULTS: Knobs = {
   isolateBeforeClear: false,
   checkFirstPageOnly: false,
   copyFails: false,
+  // gup-vs-mthp-collapse
+  mthpPopulateBeforeSetPtes: false,
+  mthpPopulateBeforeClear: false,
+  // gup-vs-table-free
+  flushIpi: "none",
+  tableFree: "now",
+  gpWait: true,
+  depositScribble: false,
   // gup-vs-split and host preemption
   ipiPvFlush: false,
   headRead: false,
@@ -68,6 +92,8 @@ export const KNOB_DEFAULTS: Knobs = {
 /** The values an enum knob accepts (every other knob is a boolean). */
 const ENUM_KNOBS: Partial<Record<keyof Knobs, readonly string[]>> = {
   ipi: ["none", "gup", "all"],
+  flushIpi: ["none", "gup", "all"],
+  tableFree: ["now", "defer", "sync-rcu"],
 };
 
 /** A fix variant as a scenario declares it. */

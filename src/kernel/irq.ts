@@ -100,6 +100,25 @@ export function ipiTake(cpu: Cpu): boolean {
   return true;
 }
 
+/**
+ * The CPUs a broadcast from `self` reaches, written to targets[0 ..): 'gup'
+ * is mm_cpumask (CPU 0 and the walkers, 1 .. cpus - 1: every CPU that runs
+ * this mm), 'all' every online CPU (smp_call_function), bystanders included.
+ * Never the sender. Returns how many.
+ */
+export function ipiTargetsOf(
+  mem: Memory,
+  self: number,
+  set: "none" | "gup" | "all",
+  targets: Int32Array,
+): number {
+  if (set === "none") return 0;
+  const last = set === "all" ? mem.geo.cpus + (mem.geo.bystanders ?? 0) : mem.geo.cpus;
+  let n = 0;
+  for (let t = 0; t < last; t++) if (t !== self) targets[n++] = t;
+  return n;
+}
+
 // ---- host preemption of a vCPU (KVM steal time) ----------------------------------
 
 /** The host deschedules this vCPU (interrupts on or off: the guest has no say). */
@@ -146,18 +165,24 @@ export interface FlushSkips {
 }
 
 /**
- * Send a flush IPI to every CPU but the sender, less the ones the platform
- * leaves out, and record the epochs to wait for. `broadcasts` counts this
- * sender's broadcasts (it rotates skipOne's target).
+ * Send a flush IPI to the target set (ipiTargetsOf), less the ones the
+ * platform leaves out, and record the epochs to wait for. `broadcasts` counts
+ * this sender's broadcasts (it rotates skipOne's target).
  */
-export function flushBroadcast(cpu: Cpu, w: IpiWait, skips: FlushSkips, broadcasts: number): void {
+export function flushBroadcast(
+  cpu: Cpu,
+  w: IpiWait,
+  set: "none" | "gup" | "all",
+  skips: FlushSkips,
+  broadcasts: number,
+): void {
   const mem = cpu.mem;
-  const cpus = mem.geo.cpus;
-  let n = 0;
-  for (let t = 0; t < cpus; t++) {
-    if (t === cpu.id) continue;
-    if (skips.pvFlush && pvFlushSkips(mem, t)) continue;
-    w.targets[n++] = t;
+  let n = ipiTargetsOf(mem, cpu.id, set, w.targets);
+  if (skips.pvFlush) {
+    let kept = 0;
+    for (let k = 0; k < n; k++)
+      if (!pvFlushSkips(mem, w.targets[k])) w.targets[kept++] = w.targets[k];
+    n = kept;
   }
   if (skips.skipOne && n > 0) {
     const skip = broadcasts % n;

@@ -211,7 +211,13 @@ export function splitStep(cpu: Cpu, s: Split): number {
       cpu.trace(step, r, -1, h, 0);
       break;
     case STEP.S2:
-      flushBroadcast(cpu, s, { pvFlush: s.pvFlush, skipOne: s.skipOne }, s.broadcasts++);
+      flushBroadcast(
+        cpu,
+        s,
+        cpu.fix.ipi,
+        { pvFlush: s.pvFlush, skipOne: s.skipOne },
+        s.broadcasts++,
+      );
       cpu.trace(step, r, -1, -1, s.nTargets);
       break;
     case STEP.S2W:

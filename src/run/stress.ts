@@ -3,7 +3,7 @@
 // and Ctrl-C, and gather what the CPUs counted into one result.
 
 import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ import { Piscina } from "piscina";
 import { stepName } from "../kernel/steps.js";
 import { decodeTraceStep, roleOf, type TraceStep } from "../kernel/trace.js";
 import {
+  allCpus,
   CPU_A,
   CTL,
   FAULT_CRASH,
@@ -27,8 +28,9 @@ import {
 } from "../memory/layout.js";
 import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
+import { type Calibration, DelayAdapter } from "./adapt.js";
 import { BoundClock } from "./bound-clock.js";
-import { type RunConfig, startupBoundMs } from "./config.js";
+import { type RunConfig, runCpus, startupBoundMs } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
@@ -84,6 +86,16 @@ export interface StressResult {
   interrupted: string | null;
   faults: CpuFault[];
   delays: RunConfig["delays"];
+  /**
+   * The window's calibration: the walkers' delay scale the adapter chose, what
+   * it measured (null with --no-adapt or no delays), each CPU's spin unit, and
+   * the 1-minute load average before and after the run
+   */
+  calibration: {
+    adapt: (Calibration & { hitsPerThousand: number }) | null;
+    spinsPerNs: number[];
+    load: { before: number; after: number };
+  };
   /** latency samples from every CPU (only when config.sampleEvery > 0; not printed by --json) */
   samples?: LatencySamples;
   environment: Environment;
@@ -147,11 +159,14 @@ export function workerFile(): string {
 export function geometryFor(config: RunConfig): Geometry {
   // Lockstep unpins every walk before the round's follow-ups; freerun holds walks across operations.
   const heldWalks = config.mode === "freerun" ? config.holdPins + 2 : 0;
+  const scenario = scenarioByName(config.scenario);
   return {
     cpus: config.cpus,
     regions: config.regions,
     ptes: config.ptes,
-    frames: scenarioByName(config.scenario).frames({ ...config, heldWalks }),
+    frames: scenario.frames({ ...config, heldWalks }),
+    tables: scenario.tables?.(config),
+    bystanders: config.bystanders,
     traceRing: config.trace ? 4096 : 16,
     mutatorRing: config.trace ? 65_536 : 16,
   };
@@ -169,16 +184,22 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const scenario = scenarioByName(config.scenario);
   const mem = new Memory(geo);
   scenario.setup(mem);
+  const loadBefore = loadavg()[0];
+  const adapter =
+    config.adapt && config.delays.some((d) => d.nth === undefined && d.maxNs > 0 && d.prob > 0)
+      ? new DelayAdapter(mem, scenario)
+      : null;
   const t0 = performance.now();
   const clock = new BoundClock(t0);
-  if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
+  const nCpus = runCpus(config);
+  if (hooks.pool && hooks.pool.options.maxThreads < nCpus) {
     const threads = hooks.pool.options.maxThreads;
-    throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
+    throw new Error(`the pool has ${threads} threads, the run needs ${nCpus}`);
   }
-  const pool = hooks.pool ?? cpuPool(config.cpus, false);
-  const oversubscribed = config.cpus > availableParallelism();
+  const pool = hooks.pool ?? cpuPool(nCpus, false);
+  const oversubscribed = nCpus > availableParallelism();
   const spinLimit = oversubscribed ? 64 : 20_000;
-  const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
+  const settled: (CpuReport | Error | undefined)[] = new Array(nCpus).fill(undefined);
   let terminating = false;
   let interrupted: string | null = null;
   // Ctrl-C's bound is the user's: wall time, not the pause-aware clock.
@@ -215,7 +236,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // One worker at a time, with a turn of the event loop between two: a stop
   // (Ctrl-C) while they start leaves the rest unstarted, reported as such.
   const tasks: Promise<void>[] = [];
-  for (let cpu = 0; cpu < config.cpus; cpu++) {
+  for (let cpu = 0; cpu < nCpus; cpu++) {
     if (interrupted !== null) {
       settled[cpu] = NOT_STARTED;
       continue;
@@ -258,6 +279,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       stopAskedAt = stopAskedAt || now;
     }
     if (startedAt !== 0 && stopAskedAt === 0) {
+      adapter?.tick(now);
       const stuck = watchdog.check(now);
       if (stuck >= 0) {
         raiseFault(mem, FAULT_STALL, -1, stuck, 0);
@@ -319,6 +341,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     reports,
     faults,
     interrupted,
+    adapt: adapter?.result() ?? null,
+    loadBefore,
   });
 }
 
@@ -361,7 +385,8 @@ function isOnline(mem: Memory, c: number): boolean {
 }
 
 function firstOffline(mem: Memory): number {
-  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  for (let c = 0; c < allCpus(mem.geo); c++)
+    if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
 }
 
@@ -387,7 +412,7 @@ function collectFaults(
   hung: number[],
 ): CpuFault[] {
   const faults: CpuFault[] = [];
-  const roleOf = (cpu: number) => roleName(scenario, cpu);
+  const roleOf = (cpu: number) => (cpu >= config.cpus ? "bystander" : roleName(scenario, cpu));
   settled.forEach((s, cpu) => {
     if (s instanceof Error && s !== NOT_STARTED) {
       faults.push({
@@ -464,6 +489,8 @@ interface Gathered {
   reports: CpuReport[];
   faults: CpuFault[];
   interrupted: string | null;
+  adapt: Calibration | null;
+  loadBefore: number;
 }
 
 /** A CPU's role as the scenario names it ("THP collapse", "GUP-fast"). */
@@ -549,12 +576,21 @@ function buildResult(
     interrupted: g.interrupted,
     faults: g.faults,
     delays: config.delays,
+    calibration: {
+      adapt:
+        g.adapt === null
+          ? null
+          : { ...g.adapt, rate: round(g.adapt.rate), hitsPerThousand: round(g.adapt.rate * 1000) },
+      spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
+      load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
+    },
     samples:
       config.sampleEvery > 0
         ? {
             gupNs: g.reports.flatMap((r) => r.samples.gupNs),
             collapseNs: g.reports.flatMap((r) => r.samples.collapseNs),
             ipiWaitNs: g.reports.flatMap((r) => r.samples.ipiWaitNs),
+            opWaitNs: g.reports.flatMap((r) => r.samples.opWaitNs),
           }
         : undefined,
     environment: environment(),

@@ -24,7 +24,7 @@ import {
 } from "../kernel/split.js";
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
-import { FRAME, PMD_HUGE, PMD_TABLE, pmdId, pmdKind } from "../memory/layout.js";
+import { allCpus, FRAME, PMD_HUGE, PMD_TABLE, pmdId, pmdKind } from "../memory/layout.js";
 import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
 
 const OUTCOMES: readonly OutcomeDecl[] = [
@@ -346,7 +346,7 @@ export const gupVsSplit: Scenario = {
     for (let r = 0; r < mem.geo.regions; r++) setupPteMappedThp(mem, r);
   },
   mutator: {
-    create: (cpu) => newSplit(cpu.fix, cpu.mem.geo.cpus),
+    create: (cpu) => newSplit(cpu.fix, allCpus(cpu.mem.geo)),
     start: (cpu, op, region, phase) => startSplit(cpu, op as Split, region, phase),
     step: (cpu, op) => splitStep(cpu, op as Split),
     done: (op) => splitDone(op as Split),

@@ -3,10 +3,17 @@
 
 import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
+import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
 import { gupVsSplit } from "./gup-vs-split.js";
+import { gupVsTableFree } from "./gup-vs-table-free.js";
 import type { Scenario } from "./scenario.js";
 
-export const SCENARIOS: readonly Scenario[] = [gupVsCollapse, gupVsSplit];
+export const SCENARIOS: readonly Scenario[] = [
+  gupVsCollapse,
+  gupVsMthpCollapse,
+  gupVsTableFree,
+  gupVsSplit,
+];
 
 export const DEFAULT_SCENARIO = gupVsCollapse.name;
 
