@@ -30,7 +30,20 @@ export interface Knobs {
   checkFirstPageOnly: boolean;
   /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
   copyFails: boolean;
+  // gup-vs-hugetlb-unshare (CVE-2025-38085, 1013af4f585f)
+  /** after huge_pmd_unshare, tlb_remove_table_sync_one's IPI goes to: nobody, every other CPU, or the unsharer mm's mm_cpumask */
+  unshareSync: UnshareSync;
+  /** ...only when the unshare left the table exclusively owned (share count 0), once per mmu_gather */
+  unshareSyncLastOnly: boolean;
+  /** the unsharer's TLB flush is an IPI to its mm_cpumask that waits (x86) instead of a broadcast TLBI (arm64) */
+  unshareFlushIpi: boolean;
+  /** GUP-fast re-checks the PUD after the grab, before the pmd entry re-check */
+  recheckPud: boolean;
+  /** ...after the pmd entry re-check instead */
+  recheckPudLast: boolean;
 }
+
+export type UnshareSync = "none" | "all" | "mm";
 
 export interface Fix extends Knobs {
   /** the variant's name, or a weakened one ("base~knob=value,...") */
@@ -52,11 +65,18 @@ export const KNOB_DEFAULTS: Knobs = {
   isolateBeforeClear: false,
   checkFirstPageOnly: false,
   copyFails: false,
+  // gup-vs-hugetlb-unshare
+  unshareSync: "none",
+  unshareSyncLastOnly: false,
+  unshareFlushIpi: false,
+  recheckPud: false,
+  recheckPudLast: false,
 };
 
 /** The values an enum knob accepts (every other knob is a boolean). */
 const ENUM_KNOBS: Partial<Record<keyof Knobs, readonly string[]>> = {
   ipi: ["none", "gup", "all"],
+  unshareSync: ["none", "all", "mm"],
 };
 
 /** A fix variant as a scenario declares it. */

@@ -3,9 +3,10 @@
 
 import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
+import { gupVsHugetlbUnshare } from "./gup-vs-hugetlb-unshare.js";
 import type { Scenario } from "./scenario.js";
 
-export const SCENARIOS: readonly Scenario[] = [gupVsCollapse];
+export const SCENARIOS: readonly Scenario[] = [gupVsCollapse, gupVsHugetlbUnshare];
 
 export const DEFAULT_SCENARIO = gupVsCollapse.name;
 
