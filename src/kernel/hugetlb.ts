@@ -43,7 +43,7 @@ import {
   releaseMapping,
   tryGrab,
 } from "./frames.js";
-import { allAcked, ipiBroadcast, irqOff, irqOn, irqsOff } from "./irq.js";
+import { allAcked, type IpiWait, ipiBroadcast, irqOff, irqOn, irqsOff } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
 /** At most this many mms share one world's table (the region line has room for their PUDs). */
@@ -450,8 +450,34 @@ function commit(cpu: Cpu, u: Unshare): void {
   mem.store(mem.region(u.region, REGION.inFlight), 0);
 }
 
+/**
+ * huge_pmd_unshare's page-table part in mm `mm`: pud_clear, then
+ * ptdesc_pmd_pts_dec. Returns the share count left (0: T exclusively owned).
+ */
+export function hugePmdUnshare(mem: Memory, world: number, mm: number): number {
+  Atomics.store(mem.i32, pudIndex(mem, world, mm), PMD_NONE);
+  const left = Atomics.sub(mem.i32, mem.region(world, WORLD.shareCount), 1) - 1;
+  const sharers = mem.region(world, WORLD.sharers);
+  mem.store(sharers, mem.load(sharers) & ~(1 << mm));
+  return left;
+}
+
+/** huge_pmd_share in mm `mm`: ptdesc_pmd_pts_inc, then its PUD points at T (the same value as before). */
+export function hugePmdShare(mem: Memory, world: number, mm: number): void {
+  Atomics.add(mem.i32, mem.region(world, WORLD.shareCount), 1);
+  const sharers = mem.region(world, WORLD.sharers);
+  mem.store(sharers, mem.load(sharers) | (1 << mm));
+  mem.store(pudIndex(mem, world, mm), makeTablePmd(world));
+}
+
+/** Who tlb_remove_table_sync_one's IPI goes to after an unshare in mm `mm` (a CPU bitmask). */
+export function syncMask(mem: Memory, fix: Fix, world: number, mm: number): number {
+  if (fix.unshareSync === "none") return 0;
+  return fix.unshareSync === "all" ? -1 : mem.load(mem.region(world, WORLD.cpumask0 + mm));
+}
+
 /** IPI the CPUs in `mask` but this one; notes (ghost) whether one had interrupts off. */
-function sendTo(cpu: Cpu, u: Unshare, mask: number): number {
+export function sendTo(cpu: Cpu, u: IpiWait & { waited: boolean }, mask: number): number {
   const mem = cpu.mem;
   let n = 0;
   for (let c = 0; c < mem.geo.cpus; c++) {
@@ -478,11 +504,9 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
       // huge_pmd_unshare in mm `arg`: pud_clear, then ptdesc_pmd_pts_dec;
       // the TLB flush too when it is a broadcast TLBI (arm64: no IPI).
       if (u.pc === 0) begin(cpu, u);
-      const old = Atomics.exchange(mem.i32, pudIndex(mem, w, arg), PMD_NONE);
-      const left = Atomics.sub(mem.i32, mem.region(w, WORLD.shareCount), 1) - 1;
+      const old = mem.load(pudIndex(mem, w, arg));
+      const left = hugePmdUnshare(mem, w, arg);
       u.exclusive = left === 0;
-      const sharers = mem.region(w, WORLD.sharers);
-      mem.store(sharers, mem.load(sharers) & ~(1 << arg));
       cpu.trace(step, w, arg, left, old);
       break;
     }
@@ -503,10 +527,8 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
       // unsharer mm's mm_cpumask; with the last-sharer rule, only when T is
       // now exclusively owned (tlb->fully_unshared_tables).
       let n = -1;
-      if (!fix.unshareSyncLastOnly || u.exclusive) {
-        const mask = fix.unshareSync === "all" ? -1 : mem.load(mem.region(w, WORLD.cpumask0 + arg));
-        n = sendTo(cpu, u, mask);
-      } else u.nTargets = 0;
+      if (!fix.unshareSyncLastOnly || u.exclusive) n = sendTo(cpu, u, syncMask(mem, fix, w, arg));
+      else u.nTargets = 0;
       cpu.trace(step, w, arg, u.exclusive ? 1 : 0, n);
       // No IPI sent: nothing to wait for.
       if (n < 0 && u.unshareSteps[u.pc + 1] === STEP.HU3W) u.pc++;
@@ -565,12 +587,7 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
       // huge_pmd_share in every mm that left (one step: they hold the
       // mapping's i_mmap lock in turn): ptdesc_pmd_pts_inc, then the PUD
       // points at T again, the same value it had before the unshare.
-      const sharers = mem.region(w, WORLD.sharers);
-      for (let k = 0; k < u.mms - 1; k++) {
-        Atomics.add(mem.i32, mem.region(w, WORLD.shareCount), 1);
-        mem.store(sharers, mem.load(sharers) | (1 << k));
-        mem.store(pudIndex(mem, w, k), makeTablePmd(w));
-      }
+      for (let k = 0; k < u.mms - 1; k++) hugePmdShare(mem, w, k);
       cpu.trace(step, w, u.mms - 1, -1, makeTablePmd(w));
       commit(cpu, u);
       finish(u, UNSHARE.RESHARED);
