@@ -111,7 +111,7 @@ export function stormCpu(t: StormTask): StormReport {
       // exit: one mmu_gather over every PUD range of the mm
       let fully = false;
       for (let w = 0; w < worlds; w++) {
-        if (hugePmdUnshare(mem, w, mm) === 0) fully = true;
+        if (hugePmdUnshare(mem, cpu.fix, w, mm) === 0) fully = true;
         if (!cpu.fix.unshareSyncLastOnly && !sync(w, mm)) break;
       }
       if (cpu.fix.unshareSyncLastOnly && fully) sync(0, mm);

@@ -35,6 +35,8 @@ export interface Knobs {
   unshareSync: UnshareSync;
   /** ...only when the unshare left the table exclusively owned (share count 0), once per mmu_gather */
   unshareSyncLastOnly: boolean;
+  /** ...to the union of the mm_cpumasks of every mm that unshared the table since its last sync (with unshareSync mm) */
+  unshareSyncUnion: boolean;
   /** the unsharer's TLB flush is an IPI to its mm_cpumask that waits (x86) instead of a broadcast TLBI (arm64) */
   unshareFlushIpi: boolean;
   /** GUP-fast re-checks the PUD after the grab, before the pmd entry re-check */
@@ -68,6 +70,7 @@ export const KNOB_DEFAULTS: Knobs = {
   // gup-vs-hugetlb-unshare
   unshareSync: "none",
   unshareSyncLastOnly: false,
+  unshareSyncUnion: false,
   unshareFlushIpi: false,
   recheckPud: false,
   recheckPudLast: false,

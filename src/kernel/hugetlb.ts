@@ -51,7 +51,8 @@ export const MAX_MMS = 4;
 
 // Words of a world's region line (REGION.pmd is mm 0's PUD). Kernel state:
 // the PUDs, T's share count, each mm's mm_cpumask. Ghost state, for the
-// oracle and the drawing only: sharers, incarnation, the file's first frame.
+// oracle and the drawing only: sharers, incarnation. The file's folios are
+// the world's first blocks (fileBase).
 export const WORLD = {
   /** kernel: T's pt_share_count (sharers beyond the first; 0: exclusively owned) */
   shareCount: 5,
@@ -59,8 +60,11 @@ export const WORLD = {
   sharers: 6,
   /** ghost: bumped each time T's entries change hands (reuse, restore) */
   incarnation: 7,
-  /** ghost: first frame of the file's folios (entry j: fileBase + j * ptes) */
-  fileBase: 8,
+  /**
+   * kernel, the union variant only: the mm_cpumask of every mm that unshared
+   * T since T's last sync IPI (a cpumask T would carry in its ptdesc)
+   */
+  unsharedCpus: 8,
   /** kernel: mm 1..3's PUD entries (mm 0's is REGION.pmd) */
   pud1: 9,
   /** kernel: mm_cpumask(mm k) at cpumask0 + k, a bit per CPU */
@@ -74,6 +78,9 @@ export function pudIndex(mem: Memory, world: number, mm: number): number {
 /** Ghost owner of a frame (FRAME.region): mm k of a world, or the world's hugetlb file. */
 export const ownerOf = (world: number, mm: number): number => world * 8 + mm;
 export const fileOwner = (world: number): number => world * 8 + 7;
+
+/** First frame of a world's file folios (entry j: + j * ptes): setup allocates them first, world by world. */
+export const fileBase = (mem: Memory, world: number): number => world * mem.geo.ptes * mem.geo.ptes;
 
 /** The mm a walker CPU runs in: CPU 1 in mm 0 (A), CPU 2 in mm 1 (B), ... (CPU 0 is the unsharer). */
 export const mmOfCpu = (cpu: number, mms: number): number => (cpu - 1) % mms;
@@ -91,18 +98,17 @@ const privateData = (world: number, mm: number, j: number): number =>
 export function setupWorld(mem: Memory, world: number, mms: number): void {
   if (mms < 2 || mms > MAX_MMS) throw new Error(`a world has 2 to ${MAX_MMS} mms, not ${mms}`);
   const ptes = mem.geo.ptes;
-  let base = -1;
+  const base = fileBase(mem, world);
   for (let j = 0; j < ptes; j++) {
     const b = allocBlock(mem);
     if (b < 0) throw new Error("setup: the frame pool has no free block");
-    if (base < 0) base = b;
-    if (b !== base + j * ptes) throw new Error("setup: the file's folios are not contiguous");
+    if (b !== base + j * ptes) throw new Error("setup: worlds must be set up in order, first");
     // A reference for the page cache and one for T's mapping; one mapping (T).
     makeFolio(mem, b, ptes, FRAME_MAPPED, fileOwner(world), j, 2, 1);
     mem.store(mem.frameData(b), fileData(world, j));
     mem.store(mem.pte(world, j), makeHugePmd(b));
   }
-  mem.store(mem.region(world, WORLD.fileBase), base);
+  mem.store(mem.region(world, WORLD.unsharedCpus), 0);
   for (let k = 0; k < mms; k++) {
     mem.store(pudIndex(mem, world, k), makeTablePmd(world));
     let mask = 1;
@@ -454,8 +460,12 @@ function commit(cpu: Cpu, u: Unshare): void {
  * huge_pmd_unshare's page-table part in mm `mm`: pud_clear, then
  * ptdesc_pmd_pts_dec. Returns the share count left (0: T exclusively owned).
  */
-export function hugePmdUnshare(mem: Memory, world: number, mm: number): number {
+export function hugePmdUnshare(mem: Memory, fix: Fix, world: number, mm: number): number {
   Atomics.store(mem.i32, pudIndex(mem, world, mm), PMD_NONE);
+  if (fix.unshareSyncUnion) {
+    const acc = mem.region(world, WORLD.unsharedCpus);
+    mem.store(acc, mem.load(acc) | mem.load(mem.region(world, WORLD.cpumask0 + mm)));
+  }
   const left = Atomics.sub(mem.i32, mem.region(world, WORLD.shareCount), 1) - 1;
   const sharers = mem.region(world, WORLD.sharers);
   mem.store(sharers, mem.load(sharers) & ~(1 << mm));
@@ -473,7 +483,14 @@ export function hugePmdShare(mem: Memory, world: number, mm: number): void {
 /** Who tlb_remove_table_sync_one's IPI goes to after an unshare in mm `mm` (a CPU bitmask). */
 export function syncMask(mem: Memory, fix: Fix, world: number, mm: number): number {
   if (fix.unshareSync === "none") return 0;
-  return fix.unshareSync === "all" ? -1 : mem.load(mem.region(world, WORLD.cpumask0 + mm));
+  if (fix.unshareSync === "all") return -1;
+  const mine = mem.load(mem.region(world, WORLD.cpumask0 + mm));
+  if (!fix.unshareSyncUnion) return mine;
+  // The union variant: every mm that unshared T since its last sync; cleared by this one.
+  const acc = mem.region(world, WORLD.unsharedCpus);
+  const all = mem.load(acc) | mine;
+  mem.store(acc, 0);
+  return all;
 }
 
 /** IPI the CPUs in `mask` but this one; notes (ghost) whether one had interrupts off. */
@@ -505,7 +522,7 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
       // the TLB flush too when it is a broadcast TLBI (arm64: no IPI).
       if (u.pc === 0) begin(cpu, u);
       const old = mem.load(pudIndex(mem, w, arg));
-      const left = hugePmdUnshare(mem, w, arg);
+      const left = hugePmdUnshare(mem, fix, w, arg);
       u.exclusive = left === 0;
       cpu.trace(step, w, arg, left, old);
       break;
@@ -570,7 +587,7 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
       begin(cpu, u);
       const inc = mem.region(w, WORLD.incarnation);
       mem.store(inc, mem.load(inc) + 1);
-      const base = mem.load(mem.region(w, WORLD.fileBase));
+      const base = fileBase(mem, w);
       for (let j = 0; j < ptes; j++) {
         const ei = mem.pte(w, j);
         const old = mem.load(ei);

@@ -281,6 +281,14 @@ export const gupVsHugetlbUnshare: Scenario = {
       knobs: { unshareSync: "mm", unshareSyncLastOnly: true },
     },
     {
+      name: "last-sharer-targeted-union",
+      summary:
+        "last-sharer-targeted, but T remembers the mm_cpumask of every mm that unshared it since its last sync, and the IPI goes to their union",
+      expect: "clean",
+      minCpus: 2,
+      knobs: { unshareSync: "mm", unshareSyncLastOnly: true, unshareSyncUnion: true },
+    },
+    {
       name: "pud-recheck",
       summary: "no IPI; GUP-fast re-checks the PUD after the grab, before the entry in T",
       expect: "clean",
