@@ -368,6 +368,7 @@ export function unshareProgram(fix: Fix, mms: number): [number[], number[]] {
     steps.push(s);
     args.push(a);
   };
+  add(STEP.HU0, 0);
   for (let k = 0; k < mms - 1; k++) {
     // A broadcast TLBI waits for nobody: it is part of HU1's step.
     add(STEP.HU1, k);
@@ -517,10 +518,15 @@ export function unshareStep(cpu: Cpu, u: Unshare): number {
   const step = (reshare ? u.reshareSteps : u.unshareSteps)[u.pc];
   const arg = (reshare ? u.reshareArgs : u.unshareArgs)[u.pc];
   switch (step) {
+    case STEP.HU0:
+      // The callers' locks (i_mmap_rwsem, the hugetlb VMA lock): they exclude
+      // faults and huge_pmd_share, not GUP-fast. Nothing to model but time.
+      begin(cpu, u);
+      cpu.trace(step, w, -1, -1, 0);
+      break;
     case STEP.HU1: {
       // huge_pmd_unshare in mm `arg`: pud_clear, then ptdesc_pmd_pts_dec;
       // the TLB flush too when it is a broadcast TLBI (arm64: no IPI).
-      if (u.pc === 0) begin(cpu, u);
       const old = mem.load(pudIndex(mem, w, arg));
       const left = hugePmdUnshare(mem, fix, w, arg);
       u.exclusive = left === 0;

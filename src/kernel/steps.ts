@@ -44,6 +44,7 @@ export const STEP = {
   HG7: 93, // variant: pud_val(pud) != pud_val(*pudp): drop the refs, back off
   HG6: 94, // pmd_val(orig) != pmd_val(*pmdp) (the entry in T): drop the refs, back off
   // the unsharer (mm/hugetlb.c huge_pmd_unshare and its callers: fork, exit, munmap)
+  HU0: 99, // i_mmap_lock_write / hugetlb_vma_lock_write: excludes faults and huge_pmd_share, not GUP-fast
   HU1: 100, // pud_clear + ptdesc_pmd_pts_dec
   HU2: 101, // flush the unsharer mm's TLB (broadcast TLBI, or an IPI to its mm_cpumask)
   HU2W: 102, // ...the flush IPI's acks
@@ -101,6 +102,7 @@ export const STEP_TEXT: Record<StepName, string> = {
   HG5: "try_grab_folio_fast",
   HG7: "re-check pud",
   HG6: "re-check pmd entry in T",
+  HU0: "take the unshare's locks",
   HU1: "huge_pmd_unshare: pud_clear, share count - 1",
   HU2: "flush the unsharer's TLB",
   HU2W: "flush IPI: all acks in",

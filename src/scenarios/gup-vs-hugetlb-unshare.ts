@@ -211,6 +211,8 @@ function describe(s: { step: string; index: number; frame: number; value: number
       return `HG7 re-check mm ${mmName(s.index)}'s pud (${pudText(s.value)})`;
     case "HG6":
       return `HG6 re-check entry ${s.index} in T (${entryText(s.value)})`;
+    case "HU0":
+      return "HU0 take the unshare's locks (i_mmap_rwsem, hugetlb VMA lock)";
     case "HU1":
       return `HU1 huge_pmd_unshare in mm ${mmName(s.index)}: pud_clear, share count now ${s.frame}${s.frame === 0 ? " (T exclusive)" : ""}`;
     case "HU2":
@@ -324,11 +326,14 @@ export const gupVsHugetlbUnshare: Scenario = {
   outcomes: OUTCOMES,
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
+    // The unsharer holds its locks a while, so that a walker that arrives
+    // late still reads its PUD before the unshare; the walker then stalls.
+    { point: "HU0", maxNs: 20_000, prob: 0.7 },
     { point: "HG1", maxNs: 20_000, prob: 0.5 },
     { point: "HG1", maxNs: 100_000, prob: 0.05 },
   ],
   phases: 2,
-  opFirstSteps: [STEP.HU1, STEP.HU5],
+  opFirstSteps: [STEP.HU0, STEP.HU5],
   frames({ cpus, regions, ptes, heldWalks }) {
     // Each world: the file's folios and the owner's private ones; each walk
     // held across operations may keep a released private folio per entry.
