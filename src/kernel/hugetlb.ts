@@ -233,14 +233,17 @@ function record(w: HugeWalk): void {
 export function hugeWalkStep(cpu: Cpu, w: HugeWalk): number {
   const mem = cpu.mem;
   const fix = cpu.fix;
+  // G0 in the same step as HG1, the PUD read: before the read, interrupts
+  // off or on make no difference to what the walk can see (an IPI sent in
+  // between would wait for G9 either way).
+  if (w.pc === STEP.G0) {
+    irqOff(cpu);
+    w.mm = mmOfCpu(cpu.id, w.mms);
+    w.startClock = cpu.trace(STEP.G0, w.region, w.start, -1, w.mm);
+    w.pc = STEP.HG1;
+  }
   const step = w.pc;
   switch (step) {
-    case STEP.G0:
-      irqOff(cpu);
-      w.mm = mmOfCpu(cpu.id, w.mms);
-      w.startClock = cpu.trace(step, w.region, w.start, -1, w.mm);
-      w.pc = STEP.HG1;
-      break;
     case STEP.HG1: {
       // gup_fast_pud_range: the PUD, once, by value.
       const t = cpu.stamp();
@@ -302,13 +305,16 @@ export function hugeWalkStep(cpu: Cpu, w: HugeWalk): number {
       else record(w);
       break;
     }
-    case STEP.G9:
-      irqOn(cpu);
-      w.endClock = cpu.trace(step, w.region, w.j, -1, w.nr);
-      w.pc = DONE;
-      break;
     default:
       throw new Error(`hugeWalkStep: no step ${step}`);
+  }
+  // G9 in the same step as the walk's last read: it only turns interrupts
+  // back on, and nothing another CPU does between the two could change what
+  // the walk read (an IPI sent meanwhile waits for G9 either way).
+  if (w.pc === STEP.G9) {
+    irqOn(cpu);
+    w.endClock = cpu.trace(STEP.G9, w.region, w.j, -1, w.nr);
+    w.pc = DONE;
   }
   return step;
 }
