@@ -3,6 +3,7 @@
 // mutants caught, and a bounded threaded run. Counts, never timings.
 
 import { describe, expect, it } from "vitest";
+import { runStorm } from "../src/bench/storm.js";
 import { DEFAULT_EXPLORE, type ExploreReport, explore } from "../src/explore/explore.js";
 import { defaultConfig, type RunConfig } from "../src/run/config.js";
 import { runStress, type StressResult } from "../src/run/stress.js";
@@ -90,5 +91,29 @@ describe("gup-vs-hugetlb-unshare on real threads", () => {
     expect(r.races).toBe(0);
     expect(r.outcomes.undeclared.count).toBe(0);
     expect(r.ipi.broadcasts).toBeGreaterThan(0);
+  });
+});
+
+describe("bench --storm, a small plan", () => {
+  it("every cell ran exits and walks; ipi-per-unshare's walker takes one IPI per table per exit, none's none", async () => {
+    const r = await runStorm(
+      {
+        fixes: ["none", "ipi-per-unshare"],
+        cpus: [2],
+        shares: [2],
+        worlds: 2,
+        ptes: 2,
+        runMs: 60,
+        rounds: 1,
+      },
+      () => {},
+    );
+    expect(r.cells.map((c) => c.fix)).toEqual(["none", "ipi-per-unshare"]);
+    for (const c of r.cells) {
+      expect(c.exitsPerSec, c.fix).toBeGreaterThan(0);
+      expect(c.walkerCallsPerSec, c.fix).toBeGreaterThan(0);
+    }
+    expect(r.cells[0].ipisPerExit).toBe(0);
+    expect(r.cells[1].ipisPerExit).toBe(2);
   });
 });

@@ -55,6 +55,8 @@ export interface StormReport {
   ms: number;
   /** walkers: the mm it walks in */
   mm: number;
+  /** walkers: IPI handler entries */
+  ipis: number;
 }
 
 /** One CPU of a storm (runs in a worker: workers/storm.ts). */
@@ -70,6 +72,7 @@ export function stormCpu(t: StormTask): StormReport {
     fallbacks: 0,
     ms: 0,
     mm: t.cpu === 0 ? -1 : mmOfCpu(t.cpu, t.mms),
+    ipis: 0,
   };
   mem.store(mem.cpuA(t.cpu, CPU_A.online), 1);
   for (let c = 0; c < t.geo.cpus; c++) kick(mem, c);
@@ -142,6 +145,7 @@ export function stormCpu(t: StormTask): StormReport {
     );
   }
   report.ms = performance.now() - t0;
+  report.ipis = mem.load(mem.cpuA(t.cpu, CPU_A.ipiTaken));
   return report;
 }
 
@@ -184,6 +188,8 @@ export interface StormCell {
   walkerVsNoneRme: number | null;
   /** walks in the children's mms that found their PUD cleared */
   fallbackRate: number;
+  /** IPI handler entries (all walkers) per exit */
+  ipisPerExit: number;
 }
 
 export interface StormResults {
@@ -238,7 +244,14 @@ export async function runStorm(p: StormPlan, log: (s: string) => void): Promise<
     idleTimeout: Number.POSITIVE_INFINITY,
     concurrentTasksPerWorker: 1,
   });
-  type Figures = { p50: number; p99: number; exits: number; calls: number; fb: number };
+  type Figures = {
+    p50: number;
+    p99: number;
+    exits: number;
+    calls: number;
+    fb: number;
+    ipis: number;
+  };
   const by = new Map<string, Figures[]>();
   try {
     // Warm-up (discarded): every worker starts and compiles the paths it will run.
@@ -266,6 +279,7 @@ export async function runStorm(p: StormPlan, log: (s: string) => void): Promise<
                 exits: u.exits / (u.ms / 1000),
                 calls,
                 fb: all > 0 ? fb / all : 0,
+                ipis: reps.reduce((a, r) => a + r.ipis, 0) / Math.max(1, u.exits),
               },
             ]);
           }
@@ -294,6 +308,7 @@ export async function runStorm(p: StormPlan, log: (s: string) => void): Promise<
           walkerVsNone: ratio.value,
           walkerVsNoneRme: ratio.rme,
           fallbackRate: e("fb").value,
+          ipisPerExit: e("ipis").value,
         });
       }
   return {
@@ -317,12 +332,12 @@ export function stormMarkdown(r: StormResults): string {
     `Rows above ${r.cores} CPUs are oversubscribed: read the shape of the curve, not the figures.`,
     "An IPI here is a futex wake between threads (tens of microseconds), not an APIC IPI (1 to 3 us).",
     "",
-    "| shares | CPUs | policy | unshare p50 us | unshare p99 us | exits/s | parent walker calls/s | vs none | children's walks that fell back |",
-    "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    "| shares | CPUs | policy | unshare p50 us | unshare p99 us | exits/s | IPIs taken per exit | parent walker calls/s | vs none | children's walks that fell back |",
+    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const c of r.cells) {
     out.push(
-      `| ${c.shares} | ${c.cpus}${c.cpus > r.cores ? "*" : ""} | ${c.fix} | ${num(c.unshareP50Us)}${pct(c.unshareP50Rme)} | ${num(c.unshareP99Us)} | ${num(c.exitsPerSec, 0)} | ${num(c.walkerCallsPerSec, 0)} | ${num(c.walkerVsNone)}${pct(c.walkerVsNoneRme)} | ${num(c.fallbackRate * 100, 1)}% |`,
+      `| ${c.shares} | ${c.cpus}${c.cpus > r.cores ? "*" : ""} | ${c.fix} | ${num(c.unshareP50Us)}${pct(c.unshareP50Rme)} | ${num(c.unshareP99Us)} | ${num(c.exitsPerSec, 0)} | ${num(c.ipisPerExit, 1)} | ${num(c.walkerCallsPerSec, 0)} | ${num(c.walkerVsNone)}${pct(c.walkerVsNoneRme)} | ${num(c.fallbackRate * 100, 1)}% |`,
     );
   }
   out.push("", "\\* oversubscribed (more emulated CPUs than cores).", "");
