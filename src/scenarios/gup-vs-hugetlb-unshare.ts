@@ -327,8 +327,11 @@ export const gupVsHugetlbUnshare: Scenario = {
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
     // The unsharer holds its locks a while, so that a walker that arrives
-    // late still reads its PUD before the unshare; the walker then stalls.
-    { point: "HU0", maxNs: 20_000, prob: 0.7 },
+    // late (woken from its doorbell, on a loaded machine: up to milliseconds)
+    // still reads its PUD before the unshare; the walker then stalls.
+    { point: "HU0", maxNs: 20_000, prob: 0.5 },
+    { point: "HU0", maxNs: 300_000, prob: 0.1 },
+    { point: "HU0", maxNs: 3_000_000, prob: 0.01 },
     { point: "HG1", maxNs: 20_000, prob: 0.5 },
     { point: "HG1", maxNs: 100_000, prob: 0.05 },
   ],
