@@ -7,6 +7,7 @@
 // race.
 
 import {
+  fileBase,
   fileOwner,
   type HugeWalk,
   HWALK,
@@ -150,7 +151,8 @@ const mmName = (k: number): string => String.fromCharCode(65 + k);
  * it through T after its own mm stopped sharing T. Confirmed with data: a
  * value written through the owner's mapping is read through the pin (the
  * leak), or, once the owner's mapping is gone, a value written through the
- * walker's own current mapping is not (selftests/mm/cow.c).
+ * walker's own mapping (what it maps there now, or the file's page a fault
+ * would map) is not (selftests/mm/cow.c).
  */
 export function gradeHugeWalk(mem: Memory, w: HugeWalk, writerId: number): Verdict {
   for (let k = 0; k < w.nr; k++) {
@@ -173,8 +175,11 @@ export function gradeHugeWalk(mem: Memory, w: HugeWalk, writerId: number): Verdi
     if (theirs === f) {
       mem.store(mem.frameData(theirs), tag);
       confirmed = mem.load(mem.frameData(f)) === tag;
-    } else if (mine >= 0) {
-      mem.store(mem.frameData(mine), tag);
+    } else {
+      // The walker's mm's page at this address: what it maps now, or (its
+      // PUD gone) the file's page a fault there would map.
+      const page = mine >= 0 ? mine : fileBase(mem, w.region) + j * mem.geo.ptes;
+      mem.store(mem.frameData(page), tag);
       confirmed = mem.load(mem.frameData(f)) !== tag;
     }
     return { outcome: FOREIGN, frame: f, index: j, confirmed, detail: "" };
@@ -311,6 +316,14 @@ export const gupVsHugetlbUnshare: Scenario = {
       id: "pud-recheck-after-pmd",
       fix: "pud-recheck~recheckPudLast=true",
       text: "the PUD re-checked after the entry in T, not before: T reused and put back between the two re-checks passes both",
+      // The follow-up (T put back, A sharing it again) must land between the
+      // two re-checks: freerun runs it on the world's next visit.
+      stress: {
+        mode: "freerun",
+        regions: 2,
+        holdPins: 1,
+        delays: [{ point: "HG6", maxNs: 50_000, prob: 0.5 }],
+      },
     },
     {
       id: "unshare-sync-no-wait",
