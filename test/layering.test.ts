@@ -64,6 +64,8 @@ describe("layering", () => {
       "src/scenarios/gup-vs-collapse.ts",
       "src/kernel/collapse.ts",
       "src/kernel/gup.ts",
+      "src/scenarios/gup-vs-mthp-collapse.ts",
+      "src/kernel/mthp-collapse.ts",
     ]);
     const wrong: string[] = [];
     for (const f of src) {

@@ -526,15 +526,38 @@ export function mutantsHelp(): string {
   ].join("\n");
 }
 
+// Column widths from every declared scenario and mutant, so that rows streamed one at a time line up.
+const SCENARIO_W = Math.max(18, ...allMutants().map((m) => m.scenario.name.length));
+const MUTANT_W = Math.max(24, ...MUTANT_IDS.map((id) => id.length));
+const STRESS_W = 44;
+
 function mutantHeader(stressSeconds: number): string {
   const stress =
     stressSeconds > 0
       ? `stress (${stressSeconds} s, ${"until the first race"})`
       : "stress (not run)";
   return [
-    `  ${"scenario".padEnd(18)} ${"mutant".padEnd(24)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress}`,
-    `  ${"".padEnd(18)} ${"".padEnd(24)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} caught  time to catch (mode)`,
+    `  ${"scenario".padEnd(SCENARIO_W)} ${"mutant".padEnd(MUTANT_W)} ${"expected".padEnd(10)} ${"explorer".padEnd(44)} ${stress.padEnd(STRESS_W)} caught in`,
+    `  ${"".padEnd(SCENARIO_W)} ${"".padEnd(MUTANT_W)} ${"".padEnd(10)} ${`caught  ${"interleavings".padStart(25)}  ${"time".padStart(7)}`.padEnd(44)} ${"caught  time to catch (mode)".padEnd(STRESS_W)} (the same weakening, by scenario)`,
   ].join("\n");
+}
+
+/** The "caught in" column: where the same weakening is caught, or "nowhere". */
+export function caughtInText(row: MutantRow): string {
+  const caught = row.caughtIn.filter((c) => c.caught);
+  if (caught.length === 0) {
+    const looked = row.caughtIn.map((c) => c.scenario);
+    return looked.length === 0
+      ? "nowhere (no other scenario has this fix)"
+      : `nowhere (also clean in ${looked.join(", ")})`;
+  }
+  return caught
+    .map((c) =>
+      c.scenario === row.scenario
+        ? "here"
+        : `${c.scenario} (${c.mutant ?? c.fix}${c.how === "declared" ? ", declared" : ""})`,
+    )
+    .join(", ");
 }
 
 function mutantLine(row: MutantRow): string {
@@ -547,7 +570,7 @@ function mutantLine(row: MutantRow): string {
       ? "-"
       : `${yes(s.caught).padEnd(6)}  ${s.caught ? `${s.ms < 1000 ? `${s.ms.toFixed(1)} ms` : `${(s.ms / 1000).toFixed(2)} s`} (${num(s.iterations)} iterations, ${s.mode})` : `missed in ${(s.ms / 1000).toFixed(1)} s (${num(s.iterations)} iterations, ${s.mode})`}`;
   const flag = row.ok ? "" : "  <- explorer verdict NOT as expected";
-  return `  ${row.scenario.padEnd(18)} ${row.id.padEnd(24)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress}${flag}`;
+  return `  ${row.scenario.padEnd(SCENARIO_W)} ${row.id.padEnd(MUTANT_W)} ${row.expected.padEnd(10)} ${explorer.padEnd(44)} ${stress.padEnd(STRESS_W)} ${caughtInText(row)}${flag}`;
 }
 
 export async function mutantsCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -598,8 +621,12 @@ export async function mutantsCommand(argv: readonly string[], io: Io): Promise<n
     );
   } else {
     io.out("\n");
+    // An equivalent mutant: the scenario that catches the same weakening, or why none can.
     for (const r of rows.filter((x) => x.expected === "equivalent")) {
-      io.out(`  ${r.scenario} ${r.id}: ${r.text}\n`);
+      const where = r.caughtIn.filter((c) => c.caught);
+      io.out(
+        `  ${r.scenario} ${r.id}: ${r.text}${where.length > 0 ? `\n    caught in ${where.map((c) => `${c.scenario} by ${c.fix}${c.replay ? ` (replay: gupstress explore --replay ${c.replay})` : ""}`).join("; ")}` : "\n    caught in no scenario of the family"}\n`,
+      );
     }
     io.out(
       `\n  mutation score: explorer ${byExplorer}/${killable.length}${stressRun.length > 0 ? `, stress ${byStress}/${stressRun.length} (${Math.round((byStress / stressRun.length) * 100)}%)${missed.length > 0 ? `; missed by stress: ${missed.join(", ")}` : ""}` : ""}; equivalent mutants clean: ${rows.filter((r) => r.expected === "equivalent" && r.ok).length}/${rows.length - killable.length}\n`,

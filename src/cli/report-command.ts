@@ -9,6 +9,8 @@ import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
 import { acquireLock, LockHeld } from "../bench/lock.js";
 import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
+import { MODEL_LIMITS } from "../explore/model.js";
+import { type FamilyReport, familyHtml, familyMarkdown, familyReport } from "../report/family.js";
 import { renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
 import type { BenchResults } from "../report/results.js";
@@ -36,6 +38,14 @@ export const REPORT_FLAGS: FlagSpec[] = [
     kind: "string",
     arg: "DIR",
     help: "where to write report.html and report.md (default: results/)",
+  },
+  {
+    name: "ptes",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.ptes.min,
+    max: MODEL_LIMITS.ptes.max,
+    help: "pages in the explorer's region for the scenario x fix table and 'why both' (default 2; 3 is the explorer's default, slower)",
   },
   { name: "help", kind: "bool", help: "this help" },
 ];
@@ -109,8 +119,20 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
   let htmlText: string;
   let mdText: string;
   try {
-    htmlText = renderHtml(results);
-    mdText = markdownSummary(results);
+    // Every scenario x fix through the explorer (seconds), with the bench's figures where it has them.
+    const family: FamilyReport | null = await familyReport(results, {
+      ptes: (flags.get("ptes") as number | undefined) ?? 2,
+      signal: io.signal,
+    });
+    if (family === null) {
+      const sig = String(io.signal?.reason ?? "SIGINT");
+      io.err(
+        `gupstress report: interrupted by ${sig} while exploring the scenarios: no report written\n`,
+      );
+      return signalExit(sig);
+    }
+    htmlText = renderHtml(results, familyHtml(family));
+    mdText = `${markdownSummary(results)}\n${familyMarkdown(family)}`;
   } catch (e) {
     // The shape check covers what it can name; a field deeper down that is not
     // what the report reads is still the file's fault, not a bug.

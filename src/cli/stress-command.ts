@@ -106,6 +106,11 @@ export const STRESS_FLAGS: FlagSpec[] = [
   },
   { name: "no-delays", kind: "bool", help: "drop the default delay points (--delay still adds)" },
   {
+    name: "no-adapt",
+    kind: "bool",
+    help: "keep the walkers' delays as given; by default the default delays adapt: the walkers' are scaled (x1/8 to x8) to the scale with the best window hit rate, measured at the start and again when the rate falls (--delay or --no-delays also keeps them as given)",
+  },
+  {
     name: "hold",
     kind: "int",
     arg: "N",
@@ -240,6 +245,9 @@ export function planStress(argv: readonly string[]): StressPlan {
     time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;
   const delays = ((f.get("delay") as string[] | undefined) ?? []).map(parseDelay);
   base.delays = f.get("no-delays") === true ? delays : mergeDelays(base.delays, delays);
+  // Delays the user chose are kept exactly; only the scenario's defaults adapt.
+  base.adapt =
+    base.adapt && f.get("no-adapt") !== true && f.get("no-delays") !== true && delays.length === 0;
   checkDelayLevels(base.delays);
   checkDelaySum(base.delays, base.ptes, base.stallMs);
   if (f.has("hold") && base.mode !== "freerun")

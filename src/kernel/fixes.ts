@@ -30,6 +30,11 @@ export interface Knobs {
   checkFirstPageOnly: boolean;
   /** fault injection: K8's copy_mc of the last page fails, collapse puts the same table back */
   copyFails: boolean;
+  // gup-vs-mthp-collapse (src/kernel/mthp-collapse.ts)
+  /** K10P (pmd_populate of the same table) before K10S (set_ptes of the new folio) */
+  mthpPopulateBeforeSetPtes: boolean;
+  /** K10P right after the copy, before K8F clears and frees the range's old ptes */
+  mthpPopulateBeforeClear: boolean;
   // gup-vs-hugetlb-unshare (CVE-2025-38085, 1013af4f585f)
   /** after huge_pmd_unshare, tlb_remove_table_sync_one's IPI goes to: nobody, every other CPU, or the unsharer mm's mm_cpumask */
   unshareSync: UnshareSync;
@@ -67,6 +72,9 @@ export const KNOB_DEFAULTS: Knobs = {
   isolateBeforeClear: false,
   checkFirstPageOnly: false,
   copyFails: false,
+  // gup-vs-mthp-collapse
+  mthpPopulateBeforeSetPtes: false,
+  mthpPopulateBeforeClear: false,
   // gup-vs-hugetlb-unshare
   unshareSync: "none",
   unshareSyncLastOnly: false,

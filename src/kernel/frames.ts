@@ -129,3 +129,28 @@ export function setupRegion(mem: Memory, r: number, dataTag: number): void {
   mem.store(mem.region(r, REGION.gen), 1);
   mem.store(mem.pmd(r), makeTablePmd(r));
 }
+
+/**
+ * A free run of `n` frames aligned to n, or -1: the folio of an mTHP of n
+ * pages (alloc_charge_folio with an order below the pmd's). allocBlock's
+ * contract: free frames have refcount 0, so nobody else writes them. Runs may
+ * straddle two of allocBlock's blocks, which then stay unavailable to it
+ * until the run is freed (allocBlock wants a whole free block).
+ */
+export function allocFrames(mem: Memory, n: number): number {
+  const ptes = mem.geo.ptes;
+  const blocks = mem.geo.frames / ptes;
+  const runs = Math.floor(mem.geo.frames / n);
+  const first = Math.floor((mem.load(CTL.allocCursor) * ptes) / n);
+  for (let k = 0; k < runs; k++) {
+    const b = (first + k) % runs;
+    let free = true;
+    for (let i = 0; i < n && free; i++) {
+      free = mem.load(mem.frame(b * n + i, FRAME.state)) === FRAME_FREE;
+    }
+    if (!free) continue;
+    mem.store(CTL.allocCursor, Math.floor(((b + 1) * n) / ptes) % blocks);
+    return b * n;
+  }
+  return -1;
+}

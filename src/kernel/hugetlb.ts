@@ -212,15 +212,16 @@ function backOff(cpu: Cpu, w: HugeWalk, result: number): void {
 }
 
 /**
- * The entry passed its last re-check: pages[nr++] = page (a local store, no
- * step of its own), then the next entry or G9.
+ * The entry passed its last re-check: G8, pages[nr++] = page (a local store:
+ * traced, but in the same step as the re-check), then the next entry or G9.
  */
-function record(w: HugeWalk): void {
+function record(cpu: Cpu, w: HugeWalk): void {
   w.frames[w.nr] = w.folio;
   w.indexes[w.nr] = w.j;
   w.folios[w.nr] = w.folio;
   w.nr++;
   w.grabbed = false;
+  cpu.trace(STEP.G8, w.region, w.j, w.folio, w.nr);
   w.j++;
   if (w.j < w.end) w.pc = STEP.HG3;
   else {
@@ -291,7 +292,7 @@ export function hugeWalkStep(cpu: Cpu, w: HugeWalk): number {
       const live = Atomics.load(mem.i32, pudIndex(mem, w.region, w.mm));
       cpu.traceRead(t, step, w.region, w.mm, w.folio, live);
       if (live !== w.pud) backOff(cpu, w, HWALK.BACKOFF_PUD);
-      else if (fix.recheckPudLast) record(w);
+      else if (fix.recheckPudLast) record(cpu, w);
       else w.pc = STEP.HG6;
       break;
     }
@@ -302,7 +303,7 @@ export function hugeWalkStep(cpu: Cpu, w: HugeWalk): number {
       cpu.traceRead(t, step, w.region, w.j, w.folio, live);
       if (live !== w.pmd) backOff(cpu, w, HWALK.BACKOFF_PMD);
       else if (fix.recheckPud && fix.recheckPudLast) w.pc = STEP.HG7;
-      else record(w);
+      else record(cpu, w);
       break;
     }
     default:

@@ -36,6 +36,9 @@ export const STEP = {
   KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
+  // mTHP collapse (mm/khugepaged.c collapse_huge_page with order < HPAGE_PMD_ORDER)
+  K10S: 41, // set_ptes: map one page of the new mTHP folio in the detached table
+  K10P: 42, // smp_wmb + pmd_populate: the SAME table back (the pmd value comes back)
   // hugetlb PMD-table unshare (gup-vs-hugetlb-unshare): the walker in mm/gup.c's
   // terms (gup_fast_pud_range -> gup_fast_pmd_range -> gup_fast_pmd_leaf)
   HG1: 90, // pud = READ_ONCE(*pudp)
@@ -97,6 +100,8 @@ export const STEP_TEXT: Record<StepName, string> = {
   KS0: "pmdp_invalidate",
   KS: "split: same table back, subpages mapped",
   IPI: "IPI handler",
+  K10S: "set_ptes: map the mTHP folio",
+  K10P: "pmd_populate: the same table back",
   HG1: "read pud",
   HG3: "read pmd entry in T",
   HG5: "try_grab_folio_fast",

@@ -93,7 +93,16 @@ export const CTL = {
   firstRaceConfirmed: 5 * LINE_WORDS + 6,
   /** lockstep: 1 once CPU 0 will open no more rounds */
   closed: 6 * LINE_WORDS,
+  /**
+   * The delay scale, in 1/DELAY_SCALE_ONE: walkers multiply their random
+   * delays by it, the mutator divides by it (the main thread's adapter writes
+   * it, src/run/adapt.ts; each CPU reads it at a trial's start)
+   */
+  delayScale: 6 * LINE_WORDS + 1,
 } as const;
+
+/** CTL.delayScale for a scale of 1: the delays as given. */
+export const DELAY_SCALE_ONE = 1024;
 
 /** CTL.stop values: finish the round in hand, or leave at once (a fault). */
 export const STOP_GRACEFUL = 1;

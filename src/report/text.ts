@@ -7,6 +7,25 @@ import { drawInterleaving } from "./interleaving.js";
 
 const n = (x: number): string => Math.round(x).toLocaleString("en-US");
 
+/** The window's calibration and the load around the run, in one line. */
+export function windowLine(r: StressResult): string {
+  const c = r.calibration;
+  const load = `load average ${c.load.before.toFixed(2)} before, ${c.load.after.toFixed(2)} after`;
+  const spin =
+    c.spinsPerNs.length > 0
+      ? `, spin unit ${Math.min(...c.spinsPerNs).toFixed(2)} to ${Math.max(...c.spinsPerNs).toFixed(2)} per ns`
+      : "";
+  if (c.adapt === null) return `delays as given (no adapting)${spin}; ${load}`;
+  const a = c.adapt;
+  const tries = a.tries
+    .map((t) => `x${t.scale} ${t.trials > 0 ? ((t.hits / t.trials) * 1000).toFixed(1) : "-"}`)
+    .join(", ");
+  return (
+    `walkers' delays x${a.scale} (window hits per 1000 trials: ${tries || "not measured yet"}` +
+    `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""})${spin}; ${load}`
+  );
+}
+
 export function formatSummary(r: StressResult): string {
   const out: string[] = [];
   const scenario = scenarioByName(r.scenario);
@@ -17,6 +36,7 @@ export function formatSummary(r: StressResult): string {
     `  ran ${(r.durationMs / 1000).toFixed(2)} s: ${n(r.iterations)} iterations (${n(r.iterationsPerSec)}/s), ` +
       `${n(r.gupCalls)} GUP-fast calls, ${n(r.mutatorOps.total)} mutator operations (${n(r.mutatorOps.committed)} committed, ${n(r.mutatorOps.followUps)} follow-ups)`,
   );
+  out.push(`  ${windowLine(r)}`);
   if (r.ipi.broadcasts > 0) {
     const per = r.ipi.waitUsTotal / r.ipi.broadcasts;
     out.push(

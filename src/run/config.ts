@@ -28,6 +28,11 @@ export interface RunConfig {
   /** stop at the first race */
   untilRace: boolean;
   delays: DelaySpec[];
+  /**
+   * scale the walkers' random delays to keep hitting the race window under
+   * load (src/run/adapt.ts); off: the delays exactly as given
+   */
+  adapt: boolean;
   /** a CPU that does not answer within this long is reported as stuck */
   stallMs: number;
   /** freerun: walks whose pins a GUP CPU holds before releasing the oldest */
@@ -94,6 +99,7 @@ export function defaultConfig(scenario: string = DEFAULT_SCENARIO): RunConfig {
     timeMs: null,
     untilRace: false,
     delays: scenarioByName(scenario).defaultDelays.map((d) => ({ ...d })),
+    adapt: true,
     stallMs: 2000,
     holdPins: 4,
     trace: true,

@@ -3,6 +3,7 @@
 
 import { performance } from "node:perf_hooks";
 import { STEP, STEP_IDS } from "../kernel/steps.js";
+import { DELAY_SCALE_ONE } from "../memory/layout.js";
 import type { DelaySpec } from "./config.js";
 import type { Rng } from "./random.js";
 
@@ -57,6 +58,9 @@ export class Delays {
   private hasForced = false;
   /** spins spent so far, for the record */
   spent = 0;
+  /** what every random delay is multiplied by: 1, or the adapter's (CTL.delayScale) */
+  private scale = 1;
+  private scaleFrom: { i32: Int32Array; index: number; invert: boolean } | null = null;
 
   constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number) {
     this.rng = rng;
@@ -86,8 +90,20 @@ export class Delays {
    * pending IPIs) runs every few hundred spins, as a real CPU would take them.
    */
   start(poll?: () => void): void {
+    if (this.scaleFrom !== null) {
+      const s = Atomics.load(this.scaleFrom.i32, this.scaleFrom.index) / DELAY_SCALE_ONE;
+      this.scale = this.scaleFrom.invert ? 1 / s : s;
+    }
     if (this.hasForced) this.seen.fill(0);
     if (this.count[START] !== 0) this.fire(START, poll);
+  }
+
+  /**
+   * Follow the adapter: from now on every random delay (not a forced one) is
+   * scaled by the word at `index` (or by its inverse), re-read at each trial's start.
+   */
+  followScale(i32: Int32Array, index: number, invert = false): void {
+    this.scaleFrom = { i32, index, invert };
   }
 
   private force(d: DelaySpec, spinsPerNs: number): void {
@@ -116,7 +132,7 @@ export class Delays {
     for (let k = point * LEVELS; k < point * LEVELS + n; k++) {
       const prob = this.prob[k];
       if (prob < 1 && rng.float() >= prob) continue;
-      const spins = Math.floor(rng.float() * this.maxSpins[k]);
+      const spins = Math.floor(rng.float() * this.maxSpins[k] * this.scale);
       this.spent += spins;
       if (poll === undefined) spin(spins);
       else {

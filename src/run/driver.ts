@@ -155,6 +155,9 @@ class CpuRun {
     this.rng = new Rng(task.config.seed, task.cpu);
     this.spinsPerNs = calibrateSpin();
     this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs);
+    // The adapter moves the two sides of the window apart or together
+    // (src/run/adapt.ts): walkers' delays times the scale, the mutator's divided by it.
+    if (task.config.adapt) this.delays.followScale(this.mem.i32, CTL.delayScale, task.cpu === 0);
   }
 
   flush(): void {

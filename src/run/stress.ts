@@ -3,7 +3,7 @@
 // and Ctrl-C, and gather what the CPUs counted into one result.
 
 import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,7 @@ import {
 } from "../memory/layout.js";
 import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
+import { type Calibration, DelayAdapter } from "./adapt.js";
 import { BoundClock } from "./bound-clock.js";
 import { type RunConfig, startupBoundMs } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
@@ -84,6 +85,16 @@ export interface StressResult {
   interrupted: string | null;
   faults: CpuFault[];
   delays: RunConfig["delays"];
+  /**
+   * The window's calibration: the walkers' delay scale the adapter chose, what
+   * it measured (null with --no-adapt or no delays), each CPU's spin unit, and
+   * the 1-minute load average before and after the run
+   */
+  calibration: {
+    adapt: (Calibration & { hitsPerThousand: number }) | null;
+    spinsPerNs: number[];
+    load: { before: number; after: number };
+  };
   /** latency samples from every CPU (only when config.sampleEvery > 0; not printed by --json) */
   samples?: LatencySamples;
   environment: Environment;
@@ -169,6 +180,11 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const scenario = scenarioByName(config.scenario);
   const mem = new Memory(geo);
   scenario.setup(mem);
+  const loadBefore = loadavg()[0];
+  const adapter =
+    config.adapt && config.delays.some((d) => d.nth === undefined && d.maxNs > 0 && d.prob > 0)
+      ? new DelayAdapter(mem, scenario)
+      : null;
   const t0 = performance.now();
   const clock = new BoundClock(t0);
   if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
@@ -258,6 +274,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       stopAskedAt = stopAskedAt || now;
     }
     if (startedAt !== 0 && stopAskedAt === 0) {
+      adapter?.tick(now);
       const stuck = watchdog.check(now);
       if (stuck >= 0) {
         raiseFault(mem, FAULT_STALL, -1, stuck, 0);
@@ -319,6 +336,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     reports,
     faults,
     interrupted,
+    adapt: adapter?.result() ?? null,
+    loadBefore,
   });
 }
 
@@ -464,6 +483,8 @@ interface Gathered {
   reports: CpuReport[];
   faults: CpuFault[];
   interrupted: string | null;
+  adapt: Calibration | null;
+  loadBefore: number;
 }
 
 /** A CPU's role as the scenario names it ("THP collapse", "GUP-fast"). */
@@ -549,6 +570,14 @@ function buildResult(
     interrupted: g.interrupted,
     faults: g.faults,
     delays: config.delays,
+    calibration: {
+      adapt:
+        g.adapt === null
+          ? null
+          : { ...g.adapt, rate: round(g.adapt.rate), hitsPerThousand: round(g.adapt.rate * 1000) },
+      spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
+      load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
+    },
     samples:
       config.sampleEvery > 0
         ? {

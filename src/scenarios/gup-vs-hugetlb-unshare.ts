@@ -216,6 +216,8 @@ function describe(s: { step: string; index: number; frame: number; value: number
       return `HG7 re-check mm ${mmName(s.index)}'s pud (${pudText(s.value)})`;
     case "HG6":
       return `HG6 re-check entry ${s.index} in T (${entryText(s.value)})`;
+    case "G8":
+      return `G8 return entry ${s.index} (folio ${s.frame})`;
     case "HU0":
       return "HU0 take the unshare's locks (i_mmap_rwsem, hugetlb VMA lock)";
     case "HU1":

@@ -4,9 +4,14 @@
 import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
 import { gupVsHugetlbUnshare } from "./gup-vs-hugetlb-unshare.js";
+import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
 import type { Scenario } from "./scenario.js";
 
-export const SCENARIOS: readonly Scenario[] = [gupVsCollapse, gupVsHugetlbUnshare];
+export const SCENARIOS: readonly Scenario[] = [
+  gupVsCollapse,
+  gupVsMthpCollapse,
+  gupVsHugetlbUnshare,
+];
 
 export const DEFAULT_SCENARIO = gupVsCollapse.name;
 

@@ -1,0 +1,434 @@
+#!/usr/bin/env node
+// npm run figures: runs the commands behind every figure in README.md and
+// docs/*.md and rewrites those figures in place, each with the machine, the
+// load and the date it was measured at. A figure lives between two markers:
+//
+//   <!-- figure: run npx gupstress explore --fix none -->   a command's output, verbatim
+//   <!-- figure: NAME -->                                    a figure this file computes
+//   ...                                                      (rewritten)
+//   <!-- /figure -->
+//
+// Nothing else in the docs states a measured number. `--check` only parses
+// the markers (the test suite runs it); `--only ID,...` refreshes some blocks;
+// `--long` also runs the long blocks (the 60 s holds, the 10-minute soak),
+// which otherwise keep the figures and the stamp of their last long run.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { writeFileAtomic } from "../src/bench/atomic.js";
+import { packageRoot } from "../src/bench/files.js";
+import { readResultsFile } from "../src/bench/read.js";
+import { headlines, markdownSummary } from "../src/report/markdown.js";
+
+const ROOT = packageRoot();
+const CLI = join(ROOT, "dist", "src", "cli.js");
+const MARKER = /<!-- figure: (.+?) -->\n([\s\S]*?)<!-- \/figure -->/g;
+
+interface Block {
+  file: string;
+  spec: string;
+}
+
+type Generator = (spec: string) => string;
+
+/** A command as written in the docs, run against this checkout's build. */
+function argvOf(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  if (words[0] === "npx" && words[1] === "gupstress") return [CLI, ...words.slice(2)];
+  throw new Error(`figure command must start with 'npx gupstress': ${command}`);
+}
+
+/** Run a gupstress command; exit codes 0, 1 (a race or a caught mutant) and 4 (inconclusive) are results. */
+function gupstress(command: string, timeoutMs = 15 * 60_000): string {
+  const r = spawnSync(process.execPath, argvOf(command), {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
+  if (r.error) throw new Error(`${command}: ${r.error.message}`);
+  if (r.status === null || ![0, 1, 4].includes(r.status))
+    throw new Error(`${command}: exit ${r.status ?? r.signal}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function json<T = Record<string, unknown>>(command: string): T {
+  return JSON.parse(gupstress(command)) as T;
+}
+
+const load = (): number => os.loadavg()[0];
+
+function commit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+  } catch {
+    return "unknown commit";
+  }
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model.replace(/\s+/g, " ").trim() ?? "unknown CPU";
+  return `${cpu}, ${os.availableParallelism()} cores, Node ${process.version}`;
+}
+
+/** The stamp under every figure: what measured it, on what, under what load, when. */
+function stamp(before: number, after: number): string {
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ");
+  return `<sub>\`npm run figures\`, ${date} UTC, commit ${commit()}: ${machine()}; load average ${before.toFixed(2)} before, ${after.toFixed(2)} after.</sub>\n`;
+}
+
+const fmt = (x: number, digits = 0): string =>
+  x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const range = (xs: number[], digits = 0): string =>
+  `${fmt(Math.min(...xs), digits)} to ${fmt(Math.max(...xs), digits)}`;
+
+/** Every registered scenario, as `gupstress list` names them. */
+function scenarioNames(): string[] {
+  return json<{ scenarios: { name: string }[] }>("npx gupstress list --json").scenarios.map(
+    (x) => x.name,
+  );
+}
+
+/** `run CMD [| head N | tail N]`: the command's output as a code block. */
+function runBlock(spec: string): string {
+  const [command, filter] = spec.slice("run ".length).split(" | ");
+  let out = gupstress(command).trimEnd().split("\n");
+  const cut = /^(head|tail) (\d+)$/.exec(filter?.trim() ?? "");
+  if (filter !== undefined && cut === null)
+    throw new Error(`unknown filter '${filter}' in: ${spec}`);
+  if (cut?.[1] === "tail") out = ["...", ...out.slice(-Number(cut[2]))];
+  if (cut?.[1] === "head") out = [...out.slice(0, Number(cut[2])), "..."];
+  return `\`\`\`\n$ ${command}\n${out.join("\n")}\n\`\`\`\n`;
+}
+
+interface StressJson {
+  iterations: number;
+  iterationsPerSec: number;
+  racesPerMillion: number;
+  firstRaceMs: number | null;
+  races: number;
+  confirmed: number;
+  startupMs: number;
+}
+
+/** The measured-on-this-machine table of the README. */
+function measuredTable(): string {
+  const rows: string[][] = [];
+  const none: StressJson[] = [];
+  for (let i = 0; i < 5; i++)
+    none.push(json<StressJson>(`npx gupstress stress --fix none --time 2 --json --seed ${i + 1}`));
+  const first = none.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
+  rows.push([
+    "time to the first race, `none`",
+    "`npx gupstress stress --fix none --time 2` (5 runs)",
+    first.length === 0
+      ? "no race in any run"
+      : `median ${fmt(median(first), 1)} ms (${range(first, 1)} ms; ${none.length - first.length} of 5 without a race); ${range(none.map((r) => r.racesPerMillion))} races per million trials; ${none.every((r) => r.confirmed === r.races) ? "every race confirmed by data" : "some races not confirmed"}`,
+  ]);
+  rows.push([
+    "lockstep throughput, 2 CPUs",
+    "same",
+    `${range(none.map((r) => r.iterationsPerSec))} iterations/s`,
+  ]);
+  const startup: number[] = [];
+  for (let i = 0; i < 20; i++)
+    startup.push(
+      json<StressJson>("npx gupstress stress --fix recheck --iterations 16 --json").startupMs,
+    );
+  rows.push([
+    "workers ready",
+    "`npx gupstress stress --fix recheck --iterations 16` (20 runs, `startupMs`)",
+    `median ${fmt(median(startup), 1)} ms (${range(startup, 1)} ms) for 2 CPUs`,
+  ]);
+  for (const scenario of scenarioNames()) {
+    const matrix = json<{ runs: (StressJson & { fix: string; verdict: string })[] }>(
+      `npx gupstress stress --scenario ${scenario} --time 2 --json`,
+    );
+    rows.push([
+      `every fix, ${scenario}`,
+      `\`npx gupstress stress --scenario ${scenario} --time 2\``,
+      matrix.runs
+        .map(
+          (r) =>
+            `${r.fix}: ${r.verdict}${r.races > 0 ? ` (first race ${fmt(r.firstRaceMs ?? 0, 1)} ms)` : ""}`,
+        )
+        .join("; "),
+    ]);
+    const explore = json<{ runs: ExploreRun[] }>(
+      `npx gupstress explore --scenario ${scenario} --json`,
+    );
+    const total = explore.runs.reduce((n, r) => n + r.explored, 0);
+    rows.push([
+      `every interleaving, ${scenario}`,
+      `\`npx gupstress explore --scenario ${scenario}\``,
+      `${explore.runs.length} fixes, ${fmt(total)} interleavings, ${fmt(explore.runs.reduce((n, r) => n + r.states, 0))} distinct states in ${fmt(explore.runs.reduce((n, r) => n + r.ms, 0) / 1000, 2)} s; racing: ${
+        explore.runs
+          .filter((r) => r.violations > 0)
+          .map((r) => r.fix)
+          .join(", ") || "none"
+      }; ${explore.runs.every((r) => r.complete) ? "all complete" : "not all complete"}`,
+    ]);
+  }
+  const mutants = json<{
+    mutants: {
+      id: string;
+      expected: string;
+      explorer: { caught: boolean };
+      stress?: { caught: boolean } | null;
+    }[];
+  }>("npx gupstress mutants --stress-seconds 2 --json");
+  const killable = mutants.mutants.filter((m) => m.expected !== "equivalent");
+  const equivalent = mutants.mutants.filter((m) => m.expected === "equivalent");
+  const byStress = killable.filter((m) => m.stress?.caught);
+  rows.push([
+    "mutants",
+    "`npx gupstress mutants --stress-seconds 2`",
+    `explorer: ${killable.filter((m) => m.explorer.caught).length} of ${killable.length} killable mutants caught, ${equivalent.filter((m) => !m.explorer.caught).length} of ${equivalent.length} equivalent ones clean; 2 s of stress caught ${byStress.length} of ${killable.length}${
+      byStress.length < killable.length
+        ? ` (missed: ${killable
+            .filter((m) => !m.stress?.caught)
+            .map((m) => m.id)
+            .join(", ")})`
+        : ""
+    }`,
+  ]);
+  const head = "| what | command | figure |\n|---|---|---|\n";
+  return head + rows.map((r) => `| ${r.join(" | ")} |\n`).join("");
+}
+
+interface ExploreRun {
+  scenario: string;
+  fix: string;
+  explored: number;
+  states: number;
+  ms: number;
+  complete: boolean;
+  violations: number;
+  rangeChoices: number;
+}
+
+/** docs/explore.md's table: what the explorer covers, and how fast. */
+function exploreFigures(): string {
+  const rows: string[][] = [];
+  const all = json<{ runs: ExploreRun[] }>("npx gupstress explore --json").runs;
+  const sum = (f: (r: ExploreRun) => number) => all.reduce((s, r) => s + f(r), 0);
+  rows.push([
+    "default (2 CPUs, 3 PTEs), every fix",
+    "exhaustive, no bound",
+    `${fmt(sum((r) => r.explored))} interleavings, ${fmt(sum((r) => r.states))} states, ${fmt(sum((r) => r.ms) / 1000, 2)} s (\`npm run explore\` adds its \`tsc\` build)`,
+  ]);
+  const wide = json<ExploreRun>(
+    "npx gupstress explore --fix ipi-skip-one --cpus 3 --ptes 2 --json",
+  );
+  rows.push([
+    "`--fix ipi-skip-one --cpus 3 --ptes 2`",
+    "exhaustive, no bound",
+    `${fmt(wide.explored)} interleavings, ${fmt(wide.states)} states, ${wide.rangeChoices} choices of ranges, ${fmt(wide.ms / 1000, 2)} s; ${wide.violations > 0 ? "races" : "clean"}`,
+  ]);
+  const random = json<ExploreRun>(
+    "npx gupstress explore --fix recheck --strategy random --runs 100000 --json",
+  );
+  rows.push([
+    "`--fix recheck --strategy random --runs 100000`",
+    "sampled runs",
+    `${fmt(random.explored / (random.ms / 1000))} interleavings/s`,
+  ]);
+  return `| configuration | what | figure |\n|---|---|---|\n${rows.map((r) => `| ${r.join(" | ")} |\n`).join("")}`;
+}
+
+/** README: the adapting window against fixed delays, three pairs side by side. */
+function adaptPairs(): string {
+  type R = StressJson & { windowHits: number };
+  const rows: string[] = [];
+  for (let seed = 1; seed <= 3; seed++) {
+    for (const flag of ["", " --no-adapt"]) {
+      const r = json<R>(`npx gupstress stress --fix none --time 3 --json --seed ${seed}${flag}`);
+      rows.push(
+        `| ${seed} | ${flag === "" ? "adapting" : "`--no-adapt`"} | ${fmt(r.iterations)} | ${fmt(r.windowHits)} | ${fmt(r.races)} | ${r.firstRaceMs === null ? "-" : `${fmt(r.firstRaceMs, 1)} ms`} |`,
+      );
+    }
+  }
+  return `\`npx gupstress stress --fix none --time 3 --seed N [--no-adapt]\`:\n\n| seed | delays | iterations | window hits | races | first race |\n|---:|---|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+}
+
+let benchCache: { dir: string; file: string } | null = null;
+
+/** One full bench run, shared by every block that quotes it. */
+function bench(): string {
+  if (benchCache === null) {
+    const dir = mkdtempSync(join(os.tmpdir(), "gupstress-figures-"));
+    gupstress(`npx gupstress bench --out ${dir}`, 10 * 60_000);
+    const file = readdirSync(dir).find((f) => f.startsWith("bench-") && f.endsWith(".json"));
+    if (file === undefined) throw new Error("bench wrote no results");
+    benchCache = { dir, file: join(dir, file) };
+  }
+  return benchCache.file;
+}
+
+function benchResults() {
+  const res = readResultsFile(bench());
+  if (res === null) throw new Error("bench results unreadable");
+  return res;
+}
+
+function testsFigure(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "gupstress-figures-"));
+  const out = join(dir, "vitest.json");
+  const t0 = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, "node_modules", "vitest", "vitest.mjs"),
+      "run",
+      "--reporter=json",
+      `--outputFile=${out}`,
+    ],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 20 * 60_000,
+    },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const res = JSON.parse(readFileSync(out, "utf8")) as {
+    numTotalTests: number;
+    numPassedTests: number;
+  };
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0)
+    throw new Error(`vitest failed: ${res.numPassedTests} of ${res.numTotalTests} passed`);
+  return `\`npm test\`: ${res.numTotalTests} tests, all passing, in ${fmt(seconds)} s (vitest alone, after the build and lint).\n`;
+}
+
+function longBlock(): string {
+  const rows: string[] = [];
+  for (const fix of ["recheck", "ipi", "upstream"]) {
+    const r = json<StressJson & { iterations: number; undeclared: number }>(
+      `npx gupstress stress --fix ${fix} --time 60 --json`,
+    );
+    rows.push(
+      `| \`npx gupstress stress --fix ${fix} --time 60\` | ${fmt(r.iterations)} iterations, ${r.races} races, ${r.undeclared} undeclared |`,
+    );
+  }
+  return `| command | result |\n|---|---|\n${rows.join("\n")}\n\n${runBlock("run npx gupstress soak --minutes 10")}`;
+}
+
+const NAMED: Record<string, Generator> = {
+  measured: measuredTable,
+  "adapt-pairs": adaptPairs,
+  "explore-figures": exploreFigures,
+  tests: testsFigure,
+  "bench-summary": () => markdownSummary(benchResults()),
+  "bench-headlines": () =>
+    `${headlines(benchResults())
+      .map((h) => `- ${h}`)
+      .join("\n")}\n`,
+  long: longBlock,
+};
+
+const LONG = new Set(["long"]);
+
+function generatorOf(spec: string): Generator | null {
+  if (spec.startsWith("run ")) return runBlock;
+  return NAMED[spec] ?? null;
+}
+
+function docFiles(): string[] {
+  const docs = join(ROOT, "docs");
+  return [
+    join(ROOT, "README.md"),
+    ...readdirSync(docs)
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => join(docs, f)),
+  ];
+}
+
+function blocksOf(file: string): Block[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(MARKER)].map((m) => ({ file, spec: m[1] }));
+}
+
+function usage(message: string): never {
+  process.stderr.write(`gupstress figures: ${message}\n`);
+  process.exit(2);
+}
+
+function main(argv: string[]): void {
+  let check = false;
+  let long = false;
+  let only: Set<string> | null = null;
+  let skip = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--check") check = true;
+    else if (a === "--long") long = true;
+    else if (a === "--only") {
+      const v = argv[++i];
+      if (v === undefined) usage("--only needs a list of figure names (e.g. measured,tests)");
+      only = new Set(v.split(","));
+    } else if (a === "--skip") {
+      const v = argv[++i];
+      if (v === undefined) usage("--skip needs a list of figure names (e.g. tests)");
+      skip = new Set(v.split(","));
+    } else if (a === "--help") {
+      process.stdout.write(
+        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak)\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
+      );
+      return;
+    } else
+      usage(
+        `unknown flag '${a}' (accepted: --check, --long, --only NAME,..., --skip NAME,..., --help)`,
+      );
+  }
+  const files = docFiles();
+  const blocks = files.flatMap(blocksOf);
+  const unknown = blocks.filter((b) => generatorOf(b.spec) === null);
+  if (unknown.length > 0) {
+    process.stderr.write(unknown.map((b) => `${b.file}: unknown figure '${b.spec}'\n`).join(""));
+    process.exit(1);
+  }
+  for (const b of blocks.filter((b) => b.spec.startsWith("run ")))
+    argvOf(b.spec.slice(4).split(" | ")[0]);
+  if (check) {
+    process.stdout.write(
+      `${blocks.length} figures in ${files.length} files: every marker names a known figure\n`,
+    );
+    return;
+  }
+  const done = new Map<string, string>();
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    let changed = false;
+    const next = text.replace(MARKER, (whole, spec: string) => {
+      if ((only !== null && !only.has(spec)) || skip.has(spec)) return whole;
+      if (LONG.has(spec) && !long) return whole;
+      let body = done.get(spec);
+      if (body === undefined) {
+        process.stderr.write(`figures: ${spec}\n`);
+        const before = load();
+        const content = (generatorOf(spec) as Generator)(spec);
+        body = `${content}${content.endsWith("\n\n") ? "" : "\n"}${stamp(before, load())}`;
+        done.set(spec, body);
+      }
+      changed = true;
+      return `<!-- figure: ${spec} -->\n${body}<!-- /figure -->`;
+    });
+    if (changed) writeFileAtomic(file, next);
+  }
+  if (benchCache !== null) rmSync(benchCache.dir, { recursive: true, force: true });
+  process.stdout.write(`figures: ${done.size} figures rewritten\n`);
+}
+
+main(process.argv.slice(2));
