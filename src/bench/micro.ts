@@ -31,7 +31,8 @@ const BATCH = 256;
 
 function lab(scenario: Scenario): Memory {
   const frames = scenario.frames({ cpus: 2, regions: 1, ptes: PTES, heldWalks: 0 });
-  const mem = new Memory({ cpus: 2, regions: 1, ptes: PTES, frames, traceRing: 4096 });
+  const tables = scenario.tables?.({ regions: 1, ptes: PTES });
+  const mem = new Memory({ cpus: 2, regions: 1, ptes: PTES, frames, traceRing: 4096, tables });
   scenario.setup(mem);
   return mem;
 }

@@ -35,6 +35,8 @@ export interface SuitePlan {
   rounds: number;
   runMs: number;
   cpus: number[];
+  /** bystander counts: every CPU count runs with each (0 alone by default) */
+  bystanders: number[];
   sampleEvery: number;
   microPasses: number;
   microTaskMs: number;
@@ -44,7 +46,11 @@ export interface SuitePlan {
 }
 
 /** The full suite fits in 3 minutes on 2 cores, --quick in 30 s. */
-export function plan(quick: boolean, scenario: string = DEFAULT_SCENARIO): SuitePlan {
+export function plan(
+  quick: boolean,
+  scenario: string = DEFAULT_SCENARIO,
+  bystanders = 0,
+): SuitePlan {
   const cores = availableParallelism();
   // 2 up to the cores, then oversubscribed: 2x the cores, and 4x in the full run.
   const counts = new Set([2, 3, Math.max(2, cores), 2 * cores]);
@@ -57,6 +63,7 @@ export function plan(quick: boolean, scenario: string = DEFAULT_SCENARIO): Suite
         rounds: 2,
         runMs: 100,
         cpus,
+        bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
         microPasses: 2,
         microTaskMs: 100,
@@ -70,6 +77,7 @@ export function plan(quick: boolean, scenario: string = DEFAULT_SCENARIO): Suite
         rounds: 5,
         runMs: 400,
         cpus,
+        bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
         microPasses: 5,
         microTaskMs: 250,
@@ -88,6 +96,8 @@ interface RunFigures {
   collapseP99Us: number;
   ipiP50Us: number;
   ipiP99Us: number;
+  waitP50Us: number;
+  waitP99Us: number;
   backoffRate: number;
   fallbackRate: number;
   collapsesPerSec: number;
@@ -97,7 +107,7 @@ interface RunFigures {
 export function figuresOf(r: StressResult): RunFigures {
   const gupCpus = Math.max(1, r.cpus - 1);
   const sec = r.durationMs / 1000;
-  const s = r.samples ?? { gupNs: [], collapseNs: [], ipiWaitNs: [] };
+  const s = r.samples ?? { gupNs: [], collapseNs: [], ipiWaitNs: [], opWaitNs: [] };
   const calls = Math.max(1, r.gupCalls);
   return {
     gupCallsPerSec: sec > 0 ? r.gupCalls / sec / gupCpus : Number.NaN,
@@ -107,6 +117,8 @@ export function figuresOf(r: StressResult): RunFigures {
     collapseP99Us: quantile(s.collapseNs, 0.99) / 1000,
     ipiP50Us: quantile(s.ipiWaitNs, 0.5) / 1000,
     ipiP99Us: quantile(s.ipiWaitNs, 0.99) / 1000,
+    waitP50Us: quantile(s.opWaitNs ?? [], 0.5) / 1000,
+    waitP99Us: quantile(s.opWaitNs ?? [], 0.99) / 1000,
     backoffRate: r.backoffs / calls,
     fallbackRate: r.fallbacks / calls,
     collapsesPerSec: sec > 0 ? (r.mutatorOps.total - r.mutatorOps.followUps) / sec : Number.NaN,
@@ -120,6 +132,7 @@ export function foldVariant(
   cpus: number,
   rounds: RunFigures[],
   none: RunFigures[],
+  bystanders = 0,
 ): VariantResult {
   const col = (k: keyof RunFigures) => rounds.map((r) => r[k]);
   const e = (k: keyof RunFigures) => estimate(col(k));
@@ -134,9 +147,12 @@ export function foldVariant(
     p50: e(a).rme,
     p99: e(b).rme,
   });
+  const hasWait = rounds.some((r) => Number.isFinite(r.waitP50Us));
   return {
     fix,
     cpus,
+    ...(bystanders > 0 ? { bystanders } : {}),
+    ...(hasWait ? { mutatorWaitUs: q("waitP50Us", "waitP99Us") } : {}),
     rounds: rounds.length,
     gupCallsPerSec: e("gupCallsPerSec").value,
     gupLatencyNs: q("gupP50Ns", "gupP99Ns"),
@@ -156,6 +172,7 @@ export function foldVariant(
       gupLatencyNs: qr("gupP50Ns", "gupP99Ns"),
       collapseLatencyUs: qr("collapseP50Us", "collapseP99Us"),
       ipiWaitUs: hasIpi ? qr("ipiP50Us", "ipiP99Us") : null,
+      ...(hasWait ? { mutatorWaitUs: qr("waitP50Us", "waitP99Us") } : {}),
       backoffRate: e("backoffRate").rme,
       fallbackRate: e("fallbackRate").rme,
       collapsesPerSec: e("collapsesPerSec").rme,
@@ -176,11 +193,13 @@ function costConfig(
   seed: number,
   runMs: number,
   every: number,
+  bystanders = 0,
 ): RunConfig {
   return {
     ...defaultConfig(scenario),
     fix,
     cpus,
+    bystanders,
     seed,
     mode: "freerun",
     timeMs: runMs,
@@ -285,7 +304,7 @@ export async function runSuite(
   // Cold start once, for the record: what a pool per run would cost.
   const cold = await runStress(costConfig(scenario.name, parts.baseline, 2, 1, 20, 0), { signal });
   if (signal?.aborted) throw new Error("interrupted");
-  const pool = cpuPool(Math.max(...p.cpus));
+  const pool = cpuPool(Math.max(...p.cpus) + Math.max(...p.bystanders));
   try {
     // Warm-up round (discarded): every worker JIT-compiles the paths it will run.
     for (const cpus of p.cpus)
@@ -296,28 +315,34 @@ export async function runSuite(
     for (let round = 0; round < p.rounds; round++) {
       if (signal?.aborted) throw new Error("interrupted");
       const seed = 1000 + round;
-      for (const cpus of p.cpus) {
-        for (const fix of costFixes) {
-          const r = await checked(
-            costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery),
-            pool,
-            signal,
-          );
-          warm.push(r.startupMs);
-          const key = `${fix}@${cpus}`;
-          cells.set(key, [...(cells.get(key) ?? []), figuresOf(r)]);
+      for (const by of p.bystanders) {
+        for (const cpus of p.cpus) {
+          for (const fix of costFixes) {
+            const r = await checked(
+              costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery, by),
+              pool,
+              signal,
+            );
+            warm.push(r.startupMs);
+            const key = `${fix}@${cpus}+${by}`;
+            cells.set(key, [...(cells.get(key) ?? []), figuresOf(r)]);
+          }
         }
       }
-      log(`freerun round ${round + 1}/${p.rounds} done (${p.cpus.length * costFixes.length} runs)`);
+      log(
+        `freerun round ${round + 1}/${p.rounds} done (${p.bystanders.length * p.cpus.length * costFixes.length} runs)`,
+      );
     }
     const scaling: VariantResult[] = [];
-    for (const cpus of p.cpus) {
-      const none = cells.get(`${parts.baseline}@${cpus}`) ?? [];
-      for (const fix of costFixes)
-        scaling.push(foldVariant(fix, cpus, cells.get(`${fix}@${cpus}`) ?? [], none));
+    for (const by of p.bystanders) {
+      for (const cpus of p.cpus) {
+        const none = cells.get(`${parts.baseline}@${cpus}+${by}`) ?? [];
+        for (const fix of costFixes)
+          scaling.push(foldVariant(fix, cpus, cells.get(`${fix}@${cpus}+${by}`) ?? [], none, by));
+      }
     }
     const defaultCpus = Math.max(2, availableParallelism());
-    const variants = scaling.filter((v) => v.cpus === defaultCpus);
+    const variants = scaling.filter((v) => v.cpus === defaultCpus && (v.bystanders ?? 0) === 0);
     const races = await racePower(p, scenario, pool, log, signal);
     return {
       tool: "gupstress-bench",
@@ -330,6 +355,7 @@ export async function runSuite(
         rounds: p.rounds,
         runMs: p.runMs,
         cpus: p.cpus,
+        ...(p.bystanders.length > 1 ? { bystanders: p.bystanders } : {}),
         fixes: costFixes,
         sampleEvery: p.sampleEvery,
         trace: false,

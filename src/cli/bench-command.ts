@@ -7,6 +7,7 @@ import { acquireLock, LockHeld } from "../bench/lock.js";
 import { runStorm, stormMarkdown, stormPlan } from "../bench/storm.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
+import { LIMITS } from "../run/config.js";
 import { DEFAULT_SCENARIO, SCENARIO_NAMES } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import { faultExit } from "./fault.js";
@@ -25,6 +26,14 @@ export const BENCH_FLAGS: FlagSpec[] = [
     name: "storm",
     kind: "bool",
     help: "with --scenario gup-vs-hugetlb-unshare: unshare storms instead of the suite (cost per unshare and the walkers' slowdown, per policy, CPU count and share count; printed, not saved)",
+  },
+  {
+    name: "bystanders",
+    kind: "int",
+    arg: "N",
+    min: 0,
+    max: LIMITS.bystanders.max,
+    help: "also run every CPU count with N bystander CPUs beside it (doubles the cost runs; default 0: none)",
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
   {
@@ -94,7 +103,8 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   }
   try {
     const scenario = (flags.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO;
-    return await benchLocked(dir, quick, json, quiet, io, scenario);
+    const bystanders = (flags.get("bystanders") as number | undefined) ?? 0;
+    return await benchLocked(dir, quick, json, quiet, io, scenario, bystanders);
   } finally {
     release();
   }
@@ -107,11 +117,12 @@ async function benchLocked(
   quiet: boolean,
   io: Io,
   scenario: string,
+  bystanders: number,
 ): Promise<number> {
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
-  const p = plan(quick, scenario);
+  const p = plan(quick, scenario, bystanders);
   log(
-    `gupstress bench ${scenario}${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")}) x the baseline and each clean fix, ${p.runMs} ms each`,
+    `gupstress bench ${scenario}${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")})${bystanders > 0 ? ` x bystanders ${p.bystanders.join(" and ")}` : ""} x the baseline and each clean fix, ${p.runMs} ms each`,
   );
   let results: Awaited<ReturnType<typeof runSuite>>;
   try {

@@ -97,6 +97,14 @@ export const EXPLORE_FLAGS: FlagSpec[] = [
     help: `pages in the region (default 3; ${MODEL_LIMITS.ptes.min}..${MODEL_LIMITS.ptes.max})`,
   },
   {
+    name: "bystanders",
+    kind: "int",
+    arg: "N",
+    min: MODEL_LIMITS.bystanders.min,
+    max: MODEL_LIMITS.bystanders.max,
+    help: `bystander CPUs after the walkers: never walk this mm, one IRQ-off section each, take IPIs with interrupts on (default 0; ${MODEL_LIMITS.bystanders.min}..${MODEL_LIMITS.bystanders.max})`,
+  },
+  {
     name: "no-memo",
     kind: "bool",
     help: "exhaustive: run every interleaving to its end (no pruning of revisited states; slow, for checking)",
@@ -188,6 +196,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       "seed",
       "cpus",
       "ptes",
+      "bystanders",
     ]) {
       if (f.has(other))
         throw new UsageError(`--replay carries its own configuration: drop --${other}`);
@@ -225,6 +234,7 @@ function planExplore(argv: readonly string[]): ExplorePlan {
       strategy,
       cpus: (f.get("cpus") as number | undefined) ?? mutant?.cpus ?? DEFAULT_EXPLORE.cpus,
       ptes: (f.get("ptes") as number | undefined) ?? DEFAULT_EXPLORE.ptes,
+      bystanders: (f.get("bystanders") as number | undefined) ?? 0,
       preemptions: (f.get("preemptions") as number | undefined) ?? null,
       depth: (f.get("depth") as number | undefined) ?? DEFAULT_EXPLORE.depth,
       runs: (f.get("runs") as number | undefined) ?? DEFAULT_EXPLORE.runs,
@@ -236,6 +246,9 @@ function planExplore(argv: readonly string[]): ExplorePlan {
   const doAgree = f.get("agree") === true;
   if (doAgree && runs.some((r) => r.cpus !== 2)) {
     throw new UsageError("--agree needs --cpus 2 (forced delays name steps, not CPUs)");
+  }
+  if (doAgree && runs.some((r) => (r.bystanders ?? 0) > 0)) {
+    throw new UsageError("--agree runs without bystanders: drop --bystanders");
   }
   return {
     scenario,
@@ -266,7 +279,7 @@ function formatReport(r: ExploreReport, scenario: Scenario, expect: Expect, ok: 
   const lines: string[] = [];
   lines.push(`gupstress explore ${r.scenario}: fix ${r.fix} (${r.summary})`);
   lines.push(
-    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}), 1 region x ${r.ptes} ptes, ${r.rangeChoices} choices of the walks' page ranges`,
+    `  ${r.strategy}, ${boundText(r)}; ${r.cpus} CPUs (CPU 0 ${scenario.roles.mutator}, ${r.cpus - 1} ${scenario.roles.walker}${r.bystanders > 0 ? `, ${r.bystanders} bystander${r.bystanders === 1 ? "" : "s"}` : ""}), 1 region x ${r.ptes} ptes, ${r.rangeChoices} choices of the walks' page ranges`,
   );
   const rate =
     r.strategy === "exhaustive"

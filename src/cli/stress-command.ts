@@ -3,6 +3,7 @@
 import { MAX_PMD_ID } from "../memory/layout.js";
 import { formatMatrix, formatSummary } from "../report/text.js";
 import {
+  BYSTANDER_OFF_NS,
   type DelaySpec,
   defaultConfig,
   LIMITS,
@@ -56,6 +57,14 @@ export const STRESS_FLAGS: FlagSpec[] = [
     min: LIMITS.cpus.min,
     max: LIMITS.cpus.max,
     help: `CPUs: 1 collapse + N-1 GUP-fast (default: os.availableParallelism(), at least 2; ${LIMITS.cpus.min}..${LIMITS.cpus.max})`,
+  },
+  {
+    name: "bystanders",
+    kind: "int",
+    arg: "N",
+    min: LIMITS.bystanders.min,
+    max: LIMITS.bystanders.max,
+    help: `bystander CPUs after the walkers: never walk this mm, loop over ${BYSTANDER_OFF_NS / 1000} us stretches with interrupts off; an IPI to all online CPUs waits for them, one to mm_cpumask does not (default 0; ${LIMITS.bystanders.min}..${LIMITS.bystanders.max})`,
   },
   {
     name: "time",
@@ -232,6 +241,7 @@ export function planStress(argv: readonly string[]): StressPlan {
   };
   set("mode", "mode");
   set("cpus", "cpus");
+  set("bystanders", "bystanders");
   set("iterations", "iterations");
   set("regions", "regions");
   set("ptes", "ptes");

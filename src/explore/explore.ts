@@ -35,6 +35,8 @@ export interface ExploreOptions {
   strategy: Strategy;
   cpus: number;
   ptes: number;
+  /** bystander CPUs (never walk this mm; one IRQ-off section each); default 0 */
+  bystanders?: number;
   /** exhaustive: preemption bound, null for none */
   preemptions: number | null;
   /** pct: depth d */
@@ -85,6 +87,8 @@ export interface ExploreReport {
   bound: number | null;
   boundKind: "preemptions" | "depth" | null;
   cpus: number;
+  /** bystander CPUs modelled */
+  bystanders: number;
   ptes: number;
   seed: number | null;
   /** interleavings covered (exhaustive: counted over the whole space, revisits not re-run) */
@@ -201,7 +205,14 @@ function* exploreChoices(opt: ExploreOptions): Generator<void, ExploreReport, vo
   for (let k = 0; k < choices.length; k++) {
     const ranges = choices[k];
     if (opt.strategy !== "exhaustive" && k >= opt.runs) break;
-    const model = new KernelModel({ scenario, fix, cpus: opt.cpus, ptes: opt.ptes, ranges });
+    const model = new KernelModel({
+      scenario,
+      fix,
+      cpus: opt.cpus,
+      ptes: opt.ptes,
+      ranges,
+      bystanders: opt.bystanders,
+    });
     const part: ExploreOptions = {
       ...opt,
       onProgress: report && ((done: number) => report(doneBefore + done)),
@@ -241,6 +252,7 @@ function* exploreChoices(opt: ExploreOptions): Generator<void, ExploreReport, vo
     bound: exhaustiveRun ? opt.preemptions : opt.strategy === "pct" ? opt.depth : null,
     boundKind: exhaustiveRun ? "preemptions" : opt.strategy === "pct" ? "depth" : null,
     cpus: opt.cpus,
+    bystanders: opt.bystanders ?? 0,
     ptes: opt.ptes,
     seed: exhaustiveRun ? null : opt.seed,
     explored: r.explored,
@@ -263,6 +275,7 @@ function* exploreChoices(opt: ExploreOptions): Generator<void, ExploreReport, vo
                 scenario: scenario.name,
                 fix: opt.fix,
                 cpus: opt.cpus,
+                bystanders: opt.bystanders ?? 0,
                 ptes: opt.ptes,
                 ranges: cexRanges,
                 actions: r.counterexample.actions,
@@ -284,6 +297,8 @@ export interface ParsedReplay {
   scenario: string;
   fix: string;
   cpus: number;
+  /** bystander CPUs, written cCPUSbN (absent when 0) */
+  bystanders?: number;
   ptes: number;
   ranges: [number, number][];
   actions: number[];
@@ -291,7 +306,8 @@ export interface ParsedReplay {
 
 export function formatReplay(p: Omit<ParsedReplay, "version">): string {
   const ranges = p.ranges.map(([first, count]) => `${first}+${count}`).join(",");
-  return `v2/${p.scenario}/${p.fix}/c${p.cpus}/p${p.ptes}/w${ranges}/${encodeSchedule(p.actions)}`;
+  const b = (p.bystanders ?? 0) > 0 ? `b${p.bystanders}` : "";
+  return `v2/${p.scenario}/${p.fix}/c${p.cpus}${b}/p${p.ptes}/w${ranges}/${encodeSchedule(p.actions)}`;
 }
 
 /** Throws an Error whose message says what is wrong with the string. */
@@ -313,11 +329,15 @@ export function parseReplay(text: string): ParsedReplay {
   } catch (e) {
     throw new Error(`replay string: ${(e as Error).message}`);
   }
-  const cpus = /^c(\d+)$/.exec(c);
+  const cpus = /^c(\d+)(?:b(\d+))?$/.exec(c);
   const ptes = /^p(\d+)$/.exec(p);
   if (cpus === null || ptes === null)
-    throw new Error(`replay string: '${c}/${p}' is not cCPUS/pPTES`);
+    throw new Error(`replay string: '${c}/${p}' is not cCPUS[bBYSTANDERS]/pPTES`);
   const n = Number(cpus[1]);
+  const b = cpus[2] === undefined ? 0 : Number(cpus[2]);
+  const bl = MODEL_LIMITS.bystanders;
+  if (b < bl.min || b > bl.max)
+    throw new Error(`replay string: ${b} bystanders is outside ${bl.min}..${bl.max}`);
   const k = Number(ptes[1]);
   const { cpus: cl, ptes: pl } = MODEL_LIMITS;
   if (n < cl.min || n > cl.max || k < pl.min || k > pl.max) {
@@ -344,6 +364,7 @@ export function parseReplay(text: string): ParsedReplay {
     scenario: scenarioName,
     fix,
     cpus: n,
+    ...(b > 0 ? { bystanders: b } : {}),
     ptes: k,
     ranges,
     actions,
@@ -390,6 +411,7 @@ export function replayTrace(text: string): Omit<Counterexample, "preemptions"> {
     scenario,
     fix: resolveFix(scenario, p.fix),
     cpus: p.cpus,
+    bystanders: p.bystanders,
     ptes: p.ptes,
     ranges: p.ranges,
     tracing: true,

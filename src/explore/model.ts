@@ -6,6 +6,7 @@
 // interrupts on. At the end each walk is graded, pins still held, by the
 // scenario's own oracle.
 
+import { bystanderStep } from "../kernel/bystander.js";
 import { Cpu } from "../kernel/cpu.js";
 import type { Fix } from "../kernel/fixes.js";
 import type { IpiWait } from "../kernel/irq.js";
@@ -27,9 +28,21 @@ export interface KernelConfig {
   ranges?: readonly (readonly [number, number])[];
   /** stamp every step with the global clock (for drawing; off while exploring) */
   tracing?: boolean;
+  /**
+   * bystander CPUs (ids cpus .. cpus + bystanders - 1): each runs one
+   * IRQ-off section (BO, BI) on unrelated work and takes IPIs with interrupts on
+   */
+  bystanders?: number;
 }
 
-export const MODEL_LIMITS = { cpus: { min: 2, max: 4 }, ptes: { min: 1, max: 8 } } as const;
+export const MODEL_LIMITS = {
+  cpus: { min: 2, max: 4 },
+  ptes: { min: 1, max: 8 },
+  bystanders: { min: 0, max: 2 },
+} as const;
+
+/** IRQ-off sections each bystander runs in the model. */
+const BYSTANDER_SECTIONS = 1;
 
 /** One field of CPU-local state (a walk, an operation, a Cpu), flattened into Int32 words. */
 interface Slot {
@@ -54,6 +67,9 @@ export class KernelModel implements Model {
   readonly walks: unknown[];
   /** the mutator's next phase, and each finished operation's outcome (-1: none) */
   private readonly progress = { phase: 0, outcomes: new Int32Array(8) };
+  /** each bystander's next step (2 per IRQ-off section) */
+  private readonly bystanders: { pc: Int32Array };
+  private readonly allCpus: number;
   private readonly forbidden: boolean[];
   private readonly undeclared: number;
   /** the words that hold state: everything before the trace rings */
@@ -71,7 +87,10 @@ export class KernelModel implements Model {
   staleIndex = -1;
 
   constructor(config: KernelConfig) {
-    if (config.cpus > MAX_AGENTS) throw new Error(`at most ${MAX_AGENTS} CPUs`);
+    const bystanders = config.bystanders ?? 0;
+    this.allCpus = config.cpus + bystanders;
+    if (this.allCpus > MAX_AGENTS) throw new Error(`at most ${MAX_AGENTS} CPUs`);
+    this.bystanders = { pc: new Int32Array(bystanders) };
     this.config = config;
     const scenario = config.scenario;
     this.scenario = scenario;
@@ -84,12 +103,14 @@ export class KernelModel implements Model {
       ptes: config.ptes,
       frames: scenario.frames({ cpus: config.cpus, regions: 1, ptes: config.ptes, heldWalks: 0 }),
       traceRing: 16 * config.ptes + 64,
+      tables: scenario.tables?.({ regions: 1, ptes: config.ptes }),
+      bystanders,
     };
     this.mem = new Memory(geo);
     scenario.setup(this.mem);
     const tracing = config.tracing === true;
     this.cpus = Array.from(
-      { length: config.cpus },
+      { length: this.allCpus },
       (_, id) => new Cpu(this.mem, id, config.fix, tracing),
     );
     this.op = scenario.mutator.create(this.cpus[0]);
@@ -118,10 +139,11 @@ export class KernelModel implements Model {
     for (const w of this.walks) add(w as object, Object.keys(w as object));
     for (const c of this.cpus) add(c, ["traceHead", "ipiBroadcasts"]);
     add(this.progress, ["phase", "outcomes"]);
+    add(this.bystanders, ["pc"]);
     this.snapshotWords = at;
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
-    for (let c = 0; c < config.cpus; c++) {
+    for (let c = 0; c < this.allCpus; c++) {
       for (const f of [CPU_A.lastStep, CPU_A.lastClock, CPU_A.traceHead])
         this.skip[this.mem.cpuA(c, f)] = 1;
     }
@@ -160,6 +182,12 @@ export class KernelModel implements Model {
       // Taking an IPI is this CPU's action whenever the IRQ-off rule allows it.
       if (canTakeIpi(this.cpus[id])) out[n++] = id * 2 + 1;
     }
+    const pcs = this.bystanders.pc;
+    for (let k = 0; k < pcs.length; k++) {
+      const id = this.config.cpus + k;
+      if (pcs[k] < 2 * BYSTANDER_SECTIONS) out[n++] = id * 2;
+      if (canTakeIpi(this.cpus[id])) out[n++] = id * 2 + 1;
+    }
     return n;
   }
 
@@ -171,6 +199,8 @@ export class KernelModel implements Model {
       this.advance();
     } else if (isInterrupt(action)) {
       if (!ipiTake(this.cpus[id])) throw new Error(`CPU ${id} took an IPI it could not take`);
+    } else if (id >= this.config.cpus) {
+      bystanderStep(this.cpus[id], this.bystanders.pc[id - this.config.cpus]++);
     } else this.scenario.walker.step(this.cpus[id], this.walks[id - 1]);
   }
 
@@ -246,7 +276,7 @@ export class KernelModel implements Model {
   /** The steps taken since the last reset, in clock order (tracing models only). */
   trace(): TraceStep[] {
     const out: TraceStep[] = [];
-    for (let c = 0; c < this.config.cpus; c++) {
+    for (let c = 0; c < this.allCpus; c++) {
       for (const e of readRing(this.mem, c, this.cpus[c].traceHead)) out.push(decodeRaw(e));
     }
     return out.sort((x, y) => x.clock - y.clock);

@@ -32,7 +32,7 @@ import {
 import type { Cpu } from "./cpu.js";
 import type { Fix } from "./fixes.js";
 import { allocBlock, headOf, makeFolio, putFolio, releaseMapping } from "./frames.js";
-import { allAcked, ipiBroadcast } from "./irq.js";
+import { allAcked, ipiBroadcast, ipiTargetsOf } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
 export const COLLAPSE = {
@@ -391,10 +391,8 @@ function abort(cpu: Cpu, c: Collapse): void {
 }
 
 function sendIpis(cpu: Cpu, c: Collapse): void {
-  const cpus = cpu.mem.geo.cpus;
-  // 'gup' and 'all' are the same set in this scenario: every CPU but the sender.
-  let n = 0;
-  for (let t = 0; t < cpus; t++) if (t !== cpu.id) c.targets[n++] = t;
+  // 'gup' is mm_cpumask (the walkers), 'all' every online CPU: bystanders too.
+  let n = ipiTargetsOf(cpu.mem, cpu.id, cpu.fix.ipi, c.targets);
   if (c.skipOne && n > 0) {
     const skip = c.broadcasts % n;
     for (let k = skip; k < n - 1; k++) c.targets[k] = c.targets[k + 1];

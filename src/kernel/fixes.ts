@@ -35,6 +35,15 @@ export interface Knobs {
   mthpPopulateBeforeSetPtes: boolean;
   /** K10P right after the copy, before K8F clears and frees the range's old ptes */
   mthpPopulateBeforeClear: boolean;
+  // ---- gup-vs-table-free (page-table lifetime) ----
+  /** the TLB flush of pmdp_collapse_flush: its IPI's targets, waited for (x86: mm_cpumask); none: a hardware broadcast (arm64 TLBI) */
+  flushIpi: IpiTargets;
+  /** a detached page table is freed at once (pte_free), after a grace period (pte_free_defer), or once the mutator waited a grace period (synchronize_rcu) */
+  tableFree: TableFree;
+  /** a grace period waits for every other CPU's quiescent state (false: it ends at once) */
+  gpWait: boolean;
+  /** the THP deposit writes non-PTE words into the deposited table (ppc radix's list_head) */
+  depositScribble: boolean;
   // gup-vs-hugetlb-unshare (CVE-2025-38085, 1013af4f585f)
   /** after huge_pmd_unshare, tlb_remove_table_sync_one's IPI goes to: nobody, every other CPU, or the unsharer mm's mm_cpumask */
   unshareSync: UnshareSync;
@@ -50,6 +59,7 @@ export interface Knobs {
   recheckPudLast: boolean;
 }
 
+export type TableFree = "now" | "defer" | "sync-rcu";
 export type UnshareSync = "none" | "all" | "mm";
 
 export interface Fix extends Knobs {
@@ -75,6 +85,11 @@ export const KNOB_DEFAULTS: Knobs = {
   // gup-vs-mthp-collapse
   mthpPopulateBeforeSetPtes: false,
   mthpPopulateBeforeClear: false,
+  // gup-vs-table-free
+  flushIpi: "none",
+  tableFree: "now",
+  gpWait: true,
+  depositScribble: false,
   // gup-vs-hugetlb-unshare
   unshareSync: "none",
   unshareSyncLastOnly: false,
@@ -87,6 +102,8 @@ export const KNOB_DEFAULTS: Knobs = {
 /** The values an enum knob accepts (every other knob is a boolean). */
 const ENUM_KNOBS: Partial<Record<keyof Knobs, readonly string[]>> = {
   ipi: ["none", "gup", "all"],
+  flushIpi: ["none", "gup", "all"],
+  tableFree: ["now", "defer", "sync-rcu"],
   unshareSync: ["none", "all", "mm"],
 };
 

@@ -20,6 +20,7 @@
 // T again and every PUD pointing at T (huge_pmd_share).
 
 import {
+  allCpus,
   CTL,
   FRAME,
   FRAME_MAPPED,
@@ -505,8 +506,9 @@ export function syncMask(mem: Memory, fix: Fix, world: number, mm: number): numb
 export function sendTo(cpu: Cpu, u: IpiWait & { waited: boolean }, mask: number): number {
   const mem = cpu.mem;
   let n = 0;
-  for (let c = 0; c < mem.geo.cpus; c++) {
-    if (c === cpu.id || ((mask >>> c) & 1) === 0) continue;
+  // Every online CPU, bystanders too: they are in no mm's cpumask, but "all" reaches them.
+  for (let c = 0; c < allCpus(mem.geo); c++) {
+    if (c === cpu.id || (c < 32 && ((mask >>> c) & 1) === 0)) continue;
     if (irqsOff(mem, c)) u.waited = true;
     u.targets[n++] = c;
   }

@@ -99,3 +99,22 @@ export function ipiTake(cpu: Cpu): boolean {
   kick(mem, Atomics.load(mem.i32, mem.cpuB(cpu.id, CPU_B.ipiSender)));
   return true;
 }
+
+/**
+ * The CPUs a broadcast from `self` reaches, written to targets[0 ..): 'gup'
+ * is mm_cpumask (CPU 0 and the walkers, 1 .. cpus - 1: every CPU that runs
+ * this mm), 'all' every online CPU (smp_call_function), bystanders included.
+ * Never the sender. Returns how many.
+ */
+export function ipiTargetsOf(
+  mem: Memory,
+  self: number,
+  set: "none" | "gup" | "all",
+  targets: Int32Array,
+): number {
+  if (set === "none") return 0;
+  const last = set === "all" ? mem.geo.cpus + (mem.geo.bystanders ?? 0) : mem.geo.cpus;
+  let n = 0;
+  for (let t = 0; t < last; t++) if (t !== self) targets[n++] = t;
+  return n;
+}

@@ -34,6 +34,22 @@ export const STEP = {
   // THP split (mm/huge_memory.c __split_huge_pmd_locked)
   KS0: 34, // pmdp_invalidate: the huge pmd is no longer present
   KS: 35, // withdraw the deposited table, fill it with the subpages, pmd_populate
+  // page-table freeing (gup-vs-table-free; src/kernel/tables.ts)
+  T0: 66, // mmap_write_lock (excludes faults and slow GUP, not GUP-fast)
+  T1: 50, // pmdp_collapse_flush: clear pmd, flush (a flush IPI where the platform sends one)
+  T1W: 51, // ...flush IPI: every ack in (native_flush_tlb_multi waits)
+  T2: 52, // tlb_remove_table_sync_one: IPI broadcast
+  T2W: 53, // ...and wait for every ack
+  T3: 54, // synchronize_rcu: a grace period starts (each CPU's irq counter read)
+  T3W: 55, // ...grace period over: every CPU passed a quiescent state
+  T4: 56, // pte_free (at once) or pte_free_defer (after a grace period)
+  T5: 57, // RCU callbacks due; pte_alloc for another mm: a free table reused, its ptes written
+  T6: 58, // collapse: ptes cleared, table deposited (ppc radix: list words written), huge pmd set
+  T7: 59, // zap_huge_pmd: clear the huge pmd
+  T8: 60, // zap_deposited_table: withdraw the table (ppc radix: list words cleared)
+  TP: 62, // the other mm unmaps; RCU callbacks due; page fault: pte_alloc, ptes written, pmd_populate
+  BO: 64, // bystander: local_irq_disable, unrelated work
+  BI: 65, // bystander: local_irq_enable
   // interrupts
   IPI: 40, // an IPI handler ran on this CPU (interrupts on)
   // mTHP collapse (mm/khugepaged.c collapse_huge_page with order < HPAGE_PMD_ORDER)
@@ -99,6 +115,21 @@ export const STEP_TEXT: Record<StepName, string> = {
   K11: "mmap_write_unlock",
   KS0: "pmdp_invalidate",
   KS: "split: same table back, subpages mapped",
+  T0: "mmap_write_lock",
+  T1: "pmdp_collapse_flush: clear pmd, flush",
+  T1W: "flush IPI: all acks in",
+  T2: "tlb_remove_table_sync_one: IPI broadcast",
+  T2W: "sync IPI: all acks in",
+  T3: "synchronize_rcu: grace period starts",
+  T3W: "grace period over",
+  T4: "pte_free",
+  T5: "pte_alloc for another mm: table reused",
+  T6: "collapse: ptes cleared, table deposited, huge pmd set",
+  T7: "zap_huge_pmd: clear huge pmd",
+  T8: "zap_deposited_table: withdraw table",
+  TP: "page fault: pte_alloc, pmd_populate",
+  BO: "bystander: local_irq_disable",
+  BI: "bystander: local_irq_enable",
   IPI: "IPI handler",
   K10S: "set_ptes: map the mTHP folio",
   K10P: "pmd_populate: the same table back",

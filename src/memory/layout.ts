@@ -30,7 +30,24 @@ export interface Geometry {
    * later, while the mutator has gone on stepping.
    */
   mutatorRing?: number;
+  /**
+   * Page tables in the pool (src/kernel/tables.ts): default `regions`, one per
+   * region as today, with no pool words. A scenario that frees and reuses
+   * tables (gup-vs-table-free) declares more: then a free list and per-table
+   * words follow the table area.
+   */
+  tables?: number;
+  /**
+   * Bystander CPUs (default 0): ids cpus .. cpus + bystanders - 1, after the
+   * walkers. They never walk this mm; they spend stretches with interrupts off
+   * on unrelated work and take IPIs only with interrupts on. They get per-CPU
+   * words, a trace ring and statistics like any CPU; `cpus` does not count them.
+   */
+  bystanders?: number;
 }
+
+/** Every CPU: the mutator, the walkers and the bystanders. */
+export const allCpus = (geo: Geometry): number => geo.cpus + (geo.bystanders ?? 0);
 
 // ---- PMD and PTE encodings -------------------------------------------------
 // pmd = kind << 28 | id, as the kernel's pmd_val is the table's (or the huge
@@ -99,6 +116,8 @@ export const CTL = {
    * it, src/run/adapt.ts; each CPU reads it at a trial's start)
    */
   delayScale: 6 * LINE_WORDS + 1,
+  /** page-table pool (gup-vs-table-free): the free list's head table, -1 when empty (CPU 0 only) */
+  tableFree: 6 * LINE_WORDS + 2,
 } as const;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */
@@ -161,6 +180,32 @@ export const REGION = {
   /** ghost: serial of the mutator operation now running here, 0 if none */
   inFlight: 4,
 } as const;
+
+// ---- page-table pool (only when Geometry.tables is given) ---------------------
+// `next` is the allocator's own word (the free list, kernel state); the rest
+// is ghost state for the oracle and the drawing, never read by kernel steps.
+export const TABLE = {
+  /** the free list: next free table, -1 at the end */
+  next: 0,
+  /** ghost: TABLE_* */
+  state: 1,
+  /** ghost: the region it serves (TABLE_OWNER_OTHER: another mm), -1 when free */
+  owner: 2,
+  /** ghost: bumped by every pte_alloc of this table */
+  incarnation: 3,
+} as const;
+const TABLE_META_WORDS = 4;
+export const TABLE_FREE = 0;
+/** installed in a pmd (or detached from it, not yet freed) */
+export const TABLE_USED = 1;
+/** deposited behind a huge pmd (pgtable_trans_huge_deposit) */
+export const TABLE_DEPOSITED = 2;
+/** deposited, with non-PTE words in its first entries (ppc radix's list_head) */
+export const TABLE_SCRIBBLED = 3;
+/** handed to pte_free_defer: unreachable, not yet freed (safe to read) */
+export const TABLE_PENDING = 4;
+/** ghost owner of a table serving another mm (no pmd slot here; nobody walks it) */
+export const TABLE_OWNER_OTHER = 0x7ffe;
 
 // ---- frames ------------------------------------------------------------------
 // A folio is one frame (a small page) or `ptes` contiguous frames (a huge
@@ -229,6 +274,10 @@ export class Memory {
   readonly cpuBase: number;
   readonly regionBase: number;
   readonly tableBase: number;
+  /** tables in the pool (geo.tables ?? geo.regions) */
+  readonly tables: number;
+  /** per-table pool words (TABLE), only when geo.tables is given */
+  readonly tableMetaBase: number;
   readonly frameBase: number;
   readonly traceBase: number;
   /** CPU 0's ring length (the others': geo.traceRing) */
@@ -244,20 +293,23 @@ export class Memory {
     this.frameWords = FRAME_WORDS;
     let w = CTL_LINES * LINE_WORDS;
     this.cpuBase = w;
-    w += geo.cpus * CPU_LINES * LINE_WORDS;
+    w += allCpus(geo) * CPU_LINES * LINE_WORDS;
     this.regionBase = w;
     w += geo.regions * LINE_WORDS;
     this.tableBase = w;
-    w += roundUp(geo.regions * geo.ptes, LINE_WORDS);
+    this.tables = geo.tables ?? geo.regions;
+    w += roundUp(this.tables * geo.ptes, LINE_WORDS);
+    this.tableMetaBase = w;
+    if (geo.tables !== undefined) w += roundUp(this.tables * TABLE_META_WORDS, LINE_WORDS);
     this.frameBase = w;
     w += roundUp(geo.frames * this.frameWords, LINE_WORDS);
     this.traceBase = w;
     this.mutatorRing = geo.mutatorRing ?? geo.traceRing;
-    w += roundUp((this.mutatorRing + (geo.cpus - 1) * geo.traceRing) * TRACE_WORDS, LINE_WORDS);
+    w += roundUp((this.mutatorRing + (allCpus(geo) - 1) * geo.traceRing) * TRACE_WORDS, LINE_WORDS);
     this.firstRaceBase = w;
     w += roundUp(FIRST_RACE_MAX_ENTRIES * (TRACE_WORDS + 2), LINE_WORDS);
     this.statBase64 = w / 2;
-    w += geo.cpus * STAT_LINES * LINE_WORDS;
+    w += allCpus(geo) * STAT_LINES * LINE_WORDS;
     const bytes = w * 4;
     this.sab = sab ?? new SharedArrayBuffer(bytes);
     if (this.sab.byteLength < bytes) {
@@ -282,6 +334,10 @@ export class Memory {
   /** Entry j of PTE table `table` (each region owns one table, reinstalled with the same value). */
   pte(table: number, j: number): number {
     return this.tableBase + table * this.geo.ptes + j;
+  }
+  /** Pool word `field` (TABLE) of table `t`; only when geo.tables is given. */
+  table(t: number, field: number): number {
+    return this.tableMetaBase + t * TABLE_META_WORDS + field;
   }
   frame(f: number, field: number): number {
     return this.frameBase + f * this.frameWords + field;

@@ -37,6 +37,13 @@ export interface VariantResult {
   collapsesPerSec: number;
   /** IPI handler entries per second per GUP CPU */
   ipiHandlerEntriesPerSec: number;
+  /** bystander CPUs beside them (absent: 0) */
+  bystanders?: number;
+  /**
+   * the mutator's time blocked per trial operation (one table free, or one
+   * collapse): IPI acks or a grace period, 0 when it never waits
+   */
+  mutatorWaitUs?: Quantiles;
   /** paired ratios against fix none at the same CPU count, same rounds */
   vsNone: {
     gupCallsPerSec: number;
@@ -48,6 +55,7 @@ export interface VariantResult {
     gupLatencyNs: QuantilesRme;
     collapseLatencyUs: QuantilesRme;
     ipiWaitUs: QuantilesRme | null;
+    mutatorWaitUs?: QuantilesRme;
     backoffRate: Rme;
     fallbackRate: Rme;
     collapsesPerSec: Rme;
@@ -139,6 +147,8 @@ export interface BenchResults {
     rounds: number;
     runMs: number;
     cpus: number[];
+    /** bystander counts each CPU count ran with (absent: 0 only) */
+    bystanders?: number[];
     fixes: string[];
     sampleEvery: number;
     /** cost runs: global-clock tracing off, delay points off */

@@ -47,10 +47,25 @@ export interface RunConfig {
   trialBarrier?: boolean;
   /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
   sampleEvery: number;
+  /**
+   * bystander CPUs after the walkers (default 0): they never walk this mm and
+   * loop over stretches of bystanderOffNs with interrupts off (unrelated
+   * work) and as long with them on, taking IPIs
+   */
+  bystanders?: number;
+  /** a bystander's IRQ-off stretch, ns (default BYSTANDER_OFF_NS) */
+  bystanderOffNs?: number;
 }
+
+export const BYSTANDER_OFF_NS = 10_000;
+
+/** Every CPU a run starts: the mutator, the walkers and the bystanders. */
+export const runCpus = (c: Pick<RunConfig, "cpus" | "bystanders">): number =>
+  c.cpus + (c.bystanders ?? 0);
 
 export const LIMITS = {
   cpus: { min: 2, max: 64 },
+  bystanders: { min: 0, max: 32 },
   regions: { min: 1, max: 4096 },
   ptes: { min: 1, max: 64 },
   delayNs: { max: 10_000_000 },

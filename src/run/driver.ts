@@ -5,11 +5,13 @@
 // a walk, between operations, while waiting).
 
 import { performance } from "node:perf_hooks";
+import { bystanderStep } from "../kernel/bystander.js";
 import { Cpu } from "../kernel/cpu.js";
 import { allAcked, firstUnacked, type IpiWait, kick } from "../kernel/irq.js";
 import { BLOCKED } from "../kernel/steps.js";
 import { type RawEntry, readRing, roleOf } from "../kernel/trace.js";
 import {
+  allCpus,
   CPU_A,
   CTL,
   FAULT_CRASH,
@@ -21,14 +23,15 @@ import {
   STAT,
   STAT_COUNT,
   STAT_OUTCOME_BASE,
+  STOP_ABORT,
   STOP_GRACEFUL,
   TRACE,
   TRACE_WORDS,
 } from "../memory/layout.js";
 import { resolveFix, scenarioByName } from "../scenarios/index.js";
 import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
-import { type RunConfig, startupBoundMs } from "./config.js";
-import { calibrateSpin, Delays } from "./delay.js";
+import { BYSTANDER_OFF_NS, type RunConfig, startupBoundMs } from "./config.js";
+import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
@@ -51,7 +54,7 @@ export interface CpuTask {
 
 export interface CpuReport {
   cpu: number;
-  role: "mutator" | "walker";
+  role: "mutator" | "walker" | "bystander";
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
@@ -67,6 +70,8 @@ export interface LatencySamples {
   collapseNs: number[];
   /** from an IPI broadcast to its last ack */
   ipiWaitNs: number[];
+  /** the mutator's trial operations (phase 0): time spent blocked (IPI acks, a grace period), 0 if none */
+  opWaitNs: number[];
 }
 
 const MAX_SAMPLES = 50_000;
@@ -131,7 +136,7 @@ class CpuRun {
   readonly idleMs: number;
   /** take pending IPIs: for delays spent with interrupts on */
   readonly poll = (): void => this.waiter.serviceIpis();
-  readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [] };
+  readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [], opWaitNs: [] };
 
   constructor(task: CpuTask) {
     this.config = task.config;
@@ -194,16 +199,27 @@ class CpuRun {
     let sent = cpu.ipiBroadcasts;
     let sentAt = 0;
     let awaiting = false;
+    let waitedNs = 0;
     while (!m.done(op)) {
       const s = m.step(cpu, op);
       if (s === BLOCKED) {
         const w0 = performance.now();
-        const ok = this.waiter.until(
-          () => allAcked(mem, op),
-          () => Math.max(0, firstUnacked(mem, op)),
-          "IPI acks",
-        );
-        this.st[STAT.ipiWaitNs] += (performance.now() - w0) * 1e6;
+        const waitingFor = m.waitingFor;
+        const ok =
+          waitingFor === undefined
+            ? this.waiter.until(
+                () => allAcked(mem, op),
+                () => Math.max(0, firstUnacked(mem, op)),
+                "IPI acks",
+              )
+            : this.waiter.until(
+                () => waitingFor(mem, op) < 0,
+                () => Math.max(0, waitingFor(mem, op)),
+                "IPI acks or a grace period",
+              );
+        const ns = (performance.now() - w0) * 1e6;
+        this.st[STAT.ipiWaitNs] += ns;
+        waitedNs += ns;
         if (!ok) return false;
         continue;
       }
@@ -217,7 +233,10 @@ class CpuRun {
       }
       this.delays.after(s);
     }
-    if (timed) sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
+    if (timed) {
+      sample(this.samples.collapseNs, (performance.now() - t0) * 1e6);
+      sample(this.samples.opWaitNs, waitedNs);
+    }
     const outcome = m.outcome(op);
     if (outcome >= 0) {
       this.st[STAT.mutatorOps]++;
@@ -341,7 +360,8 @@ class CpuRun {
 }
 
 function firstOffline(mem: Memory): number {
-  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  for (let c = 0; c < allCpus(mem.geo); c++)
+    if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
 }
 
@@ -565,6 +585,30 @@ function freerunWalker(run: CpuRun): void {
   );
 }
 
+// ---------------------------------------------------------------------------
+// a bystander: never walks this mm; stretches with interrupts off on
+// unrelated work, as long again with them on (taking IPIs), until the
+// mutator has left (it may be waiting for our ack).
+
+function bystander(run: CpuRun): void {
+  const mem = run.mem;
+  const cpu = run.cpu;
+  cpu.tracing = false;
+  const spins = (run.config.bystanderOffNs ?? BYSTANDER_OFF_NS) * run.spinsPerNs;
+  // A graceful stop lets the mutator finish its round: keep answering until it has left.
+  for (let k = 0; mem.load(CTL.closed) === 0 && mem.load(CTL.stop) !== STOP_ABORT; k++) {
+    bystanderStep(cpu, 0);
+    spin(spins);
+    bystanderStep(cpu, 1);
+    run.waiter.serviceIpis();
+    for (let s = 0; s < spins; s += 256) {
+      spin(256);
+      run.waiter.serviceIpis();
+    }
+    if ((k & 63) === 0) run.flush();
+  }
+}
+
 /** The body of one worker: attach, run the role, flush, report. */
 export function runCpu(task: CpuTask): CpuReport {
   const t0 = performance.now();
@@ -575,7 +619,8 @@ export function runCpu(task: CpuTask): CpuReport {
     if (run.attach()) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
-      if (task.cpu === 0) (lockstep ? lockstepMutator : freerunMutator)(run);
+      if (task.cpu >= task.geo.cpus) bystander(run);
+      else if (task.cpu === 0) (lockstep ? lockstepMutator : freerunMutator)(run);
       else (lockstep ? lockstepWalker : freerunWalker)(run);
     }
   } catch (e) {
@@ -586,7 +631,7 @@ export function runCpu(task: CpuTask): CpuReport {
   run.flush();
   return {
     cpu: task.cpu,
-    role: roleOf(task.cpu),
+    role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
     startupMs,

@@ -11,6 +11,7 @@ import { Piscina } from "piscina";
 import { stepName } from "../kernel/steps.js";
 import { decodeTraceStep, roleOf, type TraceStep } from "../kernel/trace.js";
 import {
+  allCpus,
   CPU_A,
   CTL,
   FAULT_CRASH,
@@ -29,7 +30,7 @@ import { scenarioByName } from "../scenarios/index.js";
 import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { type Calibration, DelayAdapter } from "./adapt.js";
 import { BoundClock } from "./bound-clock.js";
-import { type RunConfig, startupBoundMs } from "./config.js";
+import { type RunConfig, runCpus, startupBoundMs } from "./config.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
@@ -158,11 +159,14 @@ export function workerFile(): string {
 export function geometryFor(config: RunConfig): Geometry {
   // Lockstep unpins every walk before the round's follow-ups; freerun holds walks across operations.
   const heldWalks = config.mode === "freerun" ? config.holdPins + 2 : 0;
+  const scenario = scenarioByName(config.scenario);
   return {
     cpus: config.cpus,
     regions: config.regions,
     ptes: config.ptes,
-    frames: scenarioByName(config.scenario).frames({ ...config, heldWalks }),
+    frames: scenario.frames({ ...config, heldWalks }),
+    tables: scenario.tables?.(config),
+    bystanders: config.bystanders,
     traceRing: config.trace ? 4096 : 16,
     mutatorRing: config.trace ? 65_536 : 16,
   };
@@ -187,14 +191,15 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       : null;
   const t0 = performance.now();
   const clock = new BoundClock(t0);
-  if (hooks.pool && hooks.pool.options.maxThreads < config.cpus) {
+  const nCpus = runCpus(config);
+  if (hooks.pool && hooks.pool.options.maxThreads < nCpus) {
     const threads = hooks.pool.options.maxThreads;
-    throw new Error(`the pool has ${threads} threads, the run needs ${config.cpus}`);
+    throw new Error(`the pool has ${threads} threads, the run needs ${nCpus}`);
   }
-  const pool = hooks.pool ?? cpuPool(config.cpus, false);
-  const oversubscribed = config.cpus > availableParallelism();
+  const pool = hooks.pool ?? cpuPool(nCpus, false);
+  const oversubscribed = nCpus > availableParallelism();
   const spinLimit = oversubscribed ? 64 : 20_000;
-  const settled: (CpuReport | Error | undefined)[] = new Array(config.cpus).fill(undefined);
+  const settled: (CpuReport | Error | undefined)[] = new Array(nCpus).fill(undefined);
   let terminating = false;
   let interrupted: string | null = null;
   // Ctrl-C's bound is the user's: wall time, not the pause-aware clock.
@@ -231,7 +236,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // One worker at a time, with a turn of the event loop between two: a stop
   // (Ctrl-C) while they start leaves the rest unstarted, reported as such.
   const tasks: Promise<void>[] = [];
-  for (let cpu = 0; cpu < config.cpus; cpu++) {
+  for (let cpu = 0; cpu < nCpus; cpu++) {
     if (interrupted !== null) {
       settled[cpu] = NOT_STARTED;
       continue;
@@ -380,7 +385,8 @@ function isOnline(mem: Memory, c: number): boolean {
 }
 
 function firstOffline(mem: Memory): number {
-  for (let c = 0; c < mem.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+  for (let c = 0; c < allCpus(mem.geo); c++)
+    if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
   return -1;
 }
 
@@ -406,7 +412,7 @@ function collectFaults(
   hung: number[],
 ): CpuFault[] {
   const faults: CpuFault[] = [];
-  const roleOf = (cpu: number) => roleName(scenario, cpu);
+  const roleOf = (cpu: number) => (cpu >= config.cpus ? "bystander" : roleName(scenario, cpu));
   settled.forEach((s, cpu) => {
     if (s instanceof Error && s !== NOT_STARTED) {
       faults.push({
@@ -584,6 +590,7 @@ function buildResult(
             gupNs: g.reports.flatMap((r) => r.samples.gupNs),
             collapseNs: g.reports.flatMap((r) => r.samples.collapseNs),
             ipiWaitNs: g.reports.flatMap((r) => r.samples.ipiWaitNs),
+            opWaitNs: g.reports.flatMap((r) => r.samples.opWaitNs),
           }
         : undefined,
     environment: environment(),

@@ -140,7 +140,7 @@ export function raiseFault(
 /** Ask every CPU to stop (gracefully: at the end of the round in hand), and wake the sleeping ones. */
 export function requestStop(mem: Memory, how: number = STOP_GRACEFUL): void {
   if (mem.load(CTL.stop) < how) mem.store(CTL.stop, how);
-  for (let c = 0; c < mem.geo.cpus; c++) {
+  for (let c = 0; c < mem.geo.cpus + (mem.geo.bystanders ?? 0); c++) {
     const bell = mem.cpuB(c, CPU_B.doorbell);
     Atomics.add(mem.i32, bell, 1);
     Atomics.notify(mem.i32, bell);

@@ -19,6 +19,7 @@ import { allAcked } from "../kernel/irq.js";
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
 import {
+  allCpus,
   CTL,
   FRAME,
   FRAME_MAPPED,
@@ -463,7 +464,7 @@ export const gupVsCollapse: Scenario = {
     for (let r = 0; r < mem.geo.regions; r++) setupRegion(mem, r, dataTag(r));
   },
   mutator: {
-    create: (cpu) => newCollapse(cpu.fix, cpu.mem.geo.cpus),
+    create: (cpu) => newCollapse(cpu.fix, allCpus(cpu.mem.geo)),
     start: (cpu, op, region, phase) => startCollapse(cpu, op as Collapse, region, phase),
     step: (cpu, op) => collapseStep(cpu, op as Collapse),
     done: (op) => collapseDone(op as Collapse),

@@ -29,7 +29,16 @@ import {
 } from "../kernel/hugetlb.js";
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
-import { CTL, FRAME, PMD_HUGE, PMD_TABLE, pmdId, pmdKind, REGION } from "../memory/layout.js";
+import {
+  allCpus,
+  CTL,
+  FRAME,
+  PMD_HUGE,
+  PMD_TABLE,
+  pmdId,
+  pmdKind,
+  REGION,
+} from "../memory/layout.js";
 import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
 
 /** mms per world: A and B unshare, C is the remaining owner (the last-sharer rule needs three). */
@@ -361,7 +370,7 @@ export const gupVsHugetlbUnshare: Scenario = {
     for (let r = 0; r < mem.geo.regions; r++) setupWorld(mem, r, UNSHARE_MMS);
   },
   mutator: {
-    create: (cpu) => newUnshare(cpu.fix, cpu.mem.geo.cpus, UNSHARE_MMS),
+    create: (cpu) => newUnshare(cpu.fix, allCpus(cpu.mem.geo), UNSHARE_MMS),
     start: (cpu, op, region, phase) => startUnshare(cpu, op as Unshare, region, phase),
     step: (cpu, op) => unshareStep(cpu, op as Unshare),
     done: (op) => unshareDone(op as Unshare),

@@ -5,11 +5,13 @@ import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
 import { gupVsHugetlbUnshare } from "./gup-vs-hugetlb-unshare.js";
 import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
+import { gupVsTableFree } from "./gup-vs-table-free.js";
 import type { Scenario } from "./scenario.js";
 
 export const SCENARIOS: readonly Scenario[] = [
   gupVsCollapse,
   gupVsMthpCollapse,
+  gupVsTableFree,
   gupVsHugetlbUnshare,
 ];
 

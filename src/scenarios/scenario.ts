@@ -65,6 +65,12 @@ export interface MutatorProgram<Op extends IpiWait = IpiWait> {
   next(op: Op): number;
   /** its next step would return BLOCKED (waiting for IPI acks): the explorer does not offer it */
   blocked(mem: Memory, op: Op): boolean;
+  /**
+   * While blocked: the CPU it waits for (an IPI target, a CPU not yet past a
+   * quiescent state), or -1 once the next step can run. Absent: the op waits
+   * for IPI acks only (firstUnacked).
+   */
+  waitingFor?(mem: Memory, op: Op): number;
   /** the outcome index of a finished operation, or -1 for a follow-up that had nothing to do */
   outcome(op: Op): number;
 }
@@ -128,6 +134,11 @@ export interface Scenario {
   opFirstSteps: readonly number[];
   /** frames the pool needs (a multiple of ptes) */
   frames(g: { cpus: number; regions: number; ptes: number; heldWalks: number }): number;
+  /**
+   * Page tables in the pool (Geometry.tables), for a scenario whose tables are
+   * not one per region (gup-vs-table-free); absent: one per region, no pool.
+   */
+  tables?(g: { regions: number; ptes: number }): number;
   /** the initial state (harness bookkeeping, before any CPU runs) */
   setup(mem: Memory): void;
   mutator: MutatorProgram;
