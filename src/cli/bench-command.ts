@@ -4,6 +4,7 @@
 import { writableDirProblem } from "../bench/atomic.js";
 import { defaultResultsDir, saveResults } from "../bench/files.js";
 import { acquireLock, LockHeld } from "../bench/lock.js";
+import { runStorm, stormMarkdown, stormPlan } from "../bench/storm.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
 import { LIMITS } from "../run/config.js";
@@ -21,6 +22,11 @@ export const BENCH_FLAGS: FlagSpec[] = [
     help: `the race scenario to measure (default ${DEFAULT_SCENARIO})`,
   },
   { name: "quick", kind: "bool", help: "a reduced set that runs in under 30 s" },
+  {
+    name: "storm",
+    kind: "bool",
+    help: "with --scenario gup-vs-hugetlb-unshare: unshare storms instead of the suite (cost per unshare and the walkers' slowdown, per policy, CPU count and share count; printed, not saved)",
+  },
   {
     name: "bystanders",
     kind: "int",
@@ -67,6 +73,20 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   const quick = flags.get("quick") === true;
   const json = flags.get("json") === true;
   const quiet = flags.get("quiet") === true;
+  if (flags.get("storm") === true) {
+    if (flags.get("scenario") !== "gup-vs-hugetlb-unshare") {
+      io.err("gupstress bench: --storm needs --scenario gup-vs-hugetlb-unshare\n");
+      return EXIT.usage;
+    }
+    const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
+    try {
+      const r = await runStorm(stormPlan(quick), log);
+      io.out(json ? `${JSON.stringify(r)}\n` : stormMarkdown(r));
+    } catch (e) {
+      return faultExit("bench", io.err, e);
+    }
+    return EXIT.ok;
+  }
   const dir = (flags.get("out") as string | undefined) ?? defaultResultsDir();
   const unwritable = writableDirProblem(dir);
   if (unwritable !== null) {

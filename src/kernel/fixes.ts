@@ -44,6 +44,19 @@ export interface Knobs {
   gpWait: boolean;
   /** the THP deposit writes non-PTE words into the deposited table (ppc radix's list_head) */
   depositScribble: boolean;
+  // gup-vs-hugetlb-unshare (CVE-2025-38085, 1013af4f585f)
+  /** after huge_pmd_unshare, tlb_remove_table_sync_one's IPI goes to: nobody, every other CPU, or the unsharer mm's mm_cpumask */
+  unshareSync: UnshareSync;
+  /** ...only when the unshare left the table exclusively owned (share count 0), once per mmu_gather */
+  unshareSyncLastOnly: boolean;
+  /** ...to the union of the mm_cpumasks of every mm that unshared the table since its last sync (with unshareSync mm) */
+  unshareSyncUnion: boolean;
+  /** the unsharer's TLB flush is an IPI to its mm_cpumask that waits (x86) instead of a broadcast TLBI (arm64) */
+  unshareFlushIpi: boolean;
+  /** GUP-fast re-checks the PUD after the grab, before the pmd entry re-check */
+  recheckPud: boolean;
+  /** ...after the pmd entry re-check instead */
+  recheckPudLast: boolean;
   // ---- gup-vs-split and host preemption (KVM PV flush) ----
   /** kvm_flush_tlb_multi: a flush broadcast skips exactly the targets the host has preempted and marks them to flush when they run again */
   ipiPvFlush: boolean;
@@ -54,6 +67,7 @@ export interface Knobs {
 }
 
 export type TableFree = "now" | "defer" | "sync-rcu";
+export type UnshareSync = "none" | "all" | "mm";
 
 export interface Fix extends Knobs {
   /** the variant's name, or a weakened one ("base~knob=value,...") */
@@ -83,6 +97,13 @@ export const KNOB_DEFAULTS: Knobs = {
   tableFree: "now",
   gpWait: true,
   depositScribble: false,
+  // gup-vs-hugetlb-unshare
+  unshareSync: "none",
+  unshareSyncLastOnly: false,
+  unshareSyncUnion: false,
+  unshareFlushIpi: false,
+  recheckPud: false,
+  recheckPudLast: false,
   // gup-vs-split and host preemption
   ipiPvFlush: false,
   headRead: false,
@@ -94,6 +115,7 @@ const ENUM_KNOBS: Partial<Record<keyof Knobs, readonly string[]>> = {
   ipi: ["none", "gup", "all"],
   flushIpi: ["none", "gup", "all"],
   tableFree: ["now", "defer", "sync-rcu"],
+  unshareSync: ["none", "all", "mm"],
 };
 
 /** A fix variant as a scenario declares it. */

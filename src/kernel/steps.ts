@@ -77,6 +77,23 @@ export const STEP = {
   S9: 86, // the former head frame reused: an order-0 page of another allocation
   SF: 87, // follow-up: zap the region, refault a fresh THP (huge pmd)
   SA: 88, // freeze failed: remap the same subpages (still one folio), put the ref
+  // hugetlb PMD-table unshare (gup-vs-hugetlb-unshare): the walker in mm/gup.c's
+  // terms (gup_fast_pud_range -> gup_fast_pmd_range -> gup_fast_pmd_leaf)
+  HG1: 90, // pud = READ_ONCE(*pudp)
+  HG3: 91, // pmd = pmdp_get_lockless(pmd_offset_lockless(pudp, pud, addr)): an entry in T
+  HG5: 92, // try_grab_folio_fast on the entry's hugetlb folio
+  HG7: 93, // variant: pud_val(pud) != pud_val(*pudp): drop the refs, back off
+  HG6: 94, // pmd_val(orig) != pmd_val(*pmdp) (the entry in T): drop the refs, back off
+  // the unsharer (mm/hugetlb.c huge_pmd_unshare and its callers: fork, exit, munmap)
+  HU0: 99, // i_mmap_lock_write / hugetlb_vma_lock_write: excludes faults and huge_pmd_share, not GUP-fast
+  HU1: 100, // pud_clear + ptdesc_pmd_pts_dec
+  HU2: 101, // flush the unsharer mm's TLB (broadcast TLBI, or an IPI to its mm_cpumask)
+  HU2W: 102, // ...the flush IPI's acks
+  HU3: 103, // tlb_remove_table_sync_one, per policy: send
+  HU3W: 104, // ...and wait for every ack
+  HU4: 105, // the remaining owner reuses T: one entry rewritten for another mapping
+  HU5: 106, // follow-up: the file mapped in T again
+  HU6: 107, // follow-up: huge_pmd_share: every PUD that left points at T again
   // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
   // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
   // preemption, 90..109 hugetlb unshare.
@@ -157,6 +174,20 @@ export const STEP_TEXT: Record<StepName, string> = {
   S9: "former head reused",
   SF: "refault a fresh THP",
   SA: "freeze failed: remap, abort",
+  HG1: "read pud",
+  HG3: "read pmd entry in T",
+  HG5: "try_grab_folio_fast",
+  HG7: "re-check pud",
+  HG6: "re-check pmd entry in T",
+  HU0: "take the unshare's locks",
+  HU1: "huge_pmd_unshare: pud_clear, share count - 1",
+  HU2: "flush the unsharer's TLB",
+  HU2W: "flush IPI: all acks in",
+  HU3: "tlb_remove_table_sync_one",
+  HU3W: "sync IPI: all acks in",
+  HU4: "remaining owner reuses T",
+  HU5: "the file mapped in T again",
+  HU6: "huge_pmd_share: puds point at T again",
 };
 
 /** Step ids are below this (delay points and histograms are indexed by step id). */

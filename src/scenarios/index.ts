@@ -3,6 +3,7 @@
 
 import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
+import { gupVsHugetlbUnshare } from "./gup-vs-hugetlb-unshare.js";
 import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
 import { gupVsSplit } from "./gup-vs-split.js";
 import { gupVsTableFree } from "./gup-vs-table-free.js";
@@ -12,6 +13,7 @@ export const SCENARIOS: readonly Scenario[] = [
   gupVsCollapse,
   gupVsMthpCollapse,
   gupVsTableFree,
+  gupVsHugetlbUnshare,
   gupVsSplit,
 ];
 
