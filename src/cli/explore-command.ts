@@ -346,11 +346,12 @@ function formatAgreement(a: Agreement): string {
 }
 
 function formatMatrix(rows: { r: ExploreReport; expect: string; ok: boolean }[]): string {
-  const head = `  ${"fix".padEnd(10)} ${"strategy".padEnd(11)} ${"bound".padEnd(6)} ${"explored".padStart(14)} ${"violations".padStart(14)}  complete  ${"states".padStart(7)} ${"seconds".padStart(8)}  verdict`;
+  const w = Math.max(10, ...rows.map((x) => x.r.fix.length));
+  const head = `  ${"fix".padEnd(w)} ${"strategy".padEnd(11)} ${"bound".padEnd(6)} ${"explored".padStart(14)} ${"violations".padStart(14)}  complete  ${"states".padStart(7)} ${"seconds".padStart(8)}  verdict`;
   const lines = ["Summary", head];
   for (const { r, expect, ok } of rows) {
     lines.push(
-      `  ${r.fix.padEnd(10)} ${r.strategy.padEnd(11)} ${String(r.bound ?? "none").padEnd(6)} ${num(r.explored).padStart(14)} ${num(r.violations).padStart(14)}  ${(r.complete ? "yes" : "no").padEnd(8)}  ${num(r.states).padStart(7)} ${(r.ms / 1000).toFixed(3).padStart(8)}  ${r.verdict} (expected ${expect}${ok ? "" : ": MISMATCH"})`,
+      `  ${r.fix.padEnd(w)} ${r.strategy.padEnd(11)} ${String(r.bound ?? "none").padEnd(6)} ${num(r.explored).padStart(14)} ${num(r.violations).padStart(14)}  ${(r.complete ? "yes" : "no").padEnd(8)}  ${num(r.states).padStart(7)} ${(r.ms / 1000).toFixed(3).padStart(8)}  ${r.verdict} (expected ${expect}${ok ? "" : ": MISMATCH"})`,
     );
   }
   const ms = rows.reduce((t, x) => t + x.r.ms, 0);

@@ -106,12 +106,13 @@ export function formatSummary(r: StressResult): string {
 export function formatMatrix(
   rows: { result: StressResult; expect: string; ok: boolean; verdict?: string }[],
 ): string {
+  const w = Math.max(10, ...rows.map((x) => x.result.fix.length));
   const out = [
-    "  fix        expect  iterations    it/s     races  per million  first race  verdict",
+    `  ${"fix".padEnd(w)} expect  iterations    it/s     races  per million  first race  verdict`,
   ];
   for (const { result: r, expect, ok, verdict } of rows) {
     out.push(
-      `  ${r.fix.padEnd(10)} ${expect.padEnd(6)}${n(r.iterations).padStart(12)}${n(r.iterationsPerSec).padStart(8)}` +
+      `  ${r.fix.padEnd(w)} ${expect.padEnd(6)}${n(r.iterations).padStart(12)}${n(r.iterationsPerSec).padStart(8)}` +
         `${n(r.races).padStart(10)}${n(r.racesPerMillion).padStart(13)}` +
         `${(r.firstRaceMs === null ? "-" : `${r.firstRaceMs.toFixed(1)} ms`).padStart(12)}  ${verdict ?? (ok ? "as expected" : "UNEXPECTED")}`,
     );
