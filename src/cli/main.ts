@@ -64,7 +64,10 @@ function usage(): string {
   ].join("\n");
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  early: readonly NodeJS.Signals[] = [],
+): Promise<number> {
   // stdout: EPIPE (`gupstress ... | head`) is not an error; ENOSPC is (write.ts).
   guardStreams();
   const io: Io = {
@@ -99,6 +102,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!cmd.sync) {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Signals that came while the modules loaded (src/cli.ts): the command starts stopped.
+    for (const sig of early) onSignal(sig);
   }
   try {
     return await (await cmd.run())(rest, { ...io, signal: controller.signal });
@@ -109,8 +114,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Run as the process's command line: set the exit code, one line for a bug. */
-export function runAsProcess(argv: readonly string[]): void {
-  main(argv).then(
+export function runAsProcess(argv: readonly string[], early: readonly NodeJS.Signals[] = []): void {
+  main(argv, early).then(
     (code) => {
       process.exitCode = exitCodeAfterWrites(code);
       // Stopped by a signal: what was measured is written (stdout and stderr
