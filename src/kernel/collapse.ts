@@ -31,7 +31,14 @@ import {
 } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import type { Fix } from "./fixes.js";
-import { allocBlock, headOf, makeFolio, putFolio, releaseMapping } from "./frames.js";
+import {
+  allocBlock,
+  extraRefs,
+  makeFolio,
+  putFolio,
+  refcountSuitable,
+  releaseMapping,
+} from "./frames.js";
 import { allAcked, flushBroadcast } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
@@ -215,7 +222,8 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
       }
       c.table = pmdId(pmd);
       let ok = true;
-      for (let j = 0; j < c.checked && ok; j++) ok = suitable(cpu, mem.load(mem.pte(c.table, j)));
+      for (let j = 0; j < c.checked && ok; j++)
+        ok = refcountSuitable(cpu.mem, mem.load(mem.pte(c.table, j)));
       cpu.trace(step, c.region, -1, -1, ok ? 1 : 0);
       if (!ok) {
         finish(c, COLLAPSE.ABORTED_SCAN);
@@ -268,8 +276,8 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
       const t = cpu.stamp();
       const pte = mem.load(mem.pte(c.table, c.j));
       const f = ptePresent(pte) ? pteFrame(pte) : -1;
-      const ok = suitable(cpu, pte);
-      cpu.traceRead(t, step, c.region, c.j, f, f < 0 ? -1 : extraRefs(cpu, f));
+      const ok = refcountSuitable(cpu.mem, pte);
+      cpu.traceRead(t, step, c.region, c.j, f, f < 0 ? -1 : extraRefs(cpu.mem, f));
       if (!ok) {
         c.aborting = true;
         c.abortResult = COLLAPSE.ABORTED_ISOLATE;
@@ -365,21 +373,6 @@ export function collapseStep(cpu: Cpu, c: Collapse): number {
     default:
       throw new Error(`collapseStep: no step ${step}`);
   }
-}
-
-/** is_refcount_suitable: a present pte whose folio has no references beyond its mappings. */
-function suitable(cpu: Cpu, pte: number): boolean {
-  if (!ptePresent(pte)) return false;
-  const mem = cpu.mem;
-  const h = headOf(mem, pteFrame(pte));
-  return mem.load(mem.frame(h, FRAME.refcount)) === mem.load(mem.frame(h, FRAME.mapcount));
-}
-
-/** References on f's folio beyond its mappings: pins (the trace shows them at K6). */
-function extraRefs(cpu: Cpu, f: number): number {
-  const mem = cpu.mem;
-  const h = headOf(mem, f);
-  return mem.load(mem.frame(h, FRAME.refcount)) - mem.load(mem.frame(h, FRAME.mapcount));
 }
 
 /** K7: put the pmd back (same table, same value) and give the huge page back. */

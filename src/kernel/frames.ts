@@ -13,6 +13,8 @@ import {
   FRAME_RELEASED,
   makePte,
   makeTablePmd,
+  pteFrame,
+  ptePresent,
   REGION,
 } from "../memory/layout.js";
 
@@ -22,6 +24,17 @@ export const GUP_PIN_COUNTING_BIAS = 1024;
 /** compound_head(page). */
 export function headOf(mem: Memory, f: number): number {
   return mem.load(mem.frame(f, FRAME.head));
+}
+
+/** References on f's folio beyond its mappings: pins (collapse's K6 shows them). */
+export function extraRefs(mem: Memory, f: number): number {
+  const h = headOf(mem, f);
+  return mem.load(mem.frame(h, FRAME.refcount)) - mem.load(mem.frame(h, FRAME.mapcount));
+}
+
+/** is_refcount_suitable: a present pte whose folio has no references beyond its mappings. */
+export function refcountSuitable(mem: Memory, pte: number): boolean {
+  return ptePresent(pte) && extraRefs(mem, pteFrame(pte)) === 0;
 }
 
 /**

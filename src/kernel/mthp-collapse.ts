@@ -33,7 +33,14 @@ import {
 } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import type { Fix } from "./fixes.js";
-import { allocFrames, headOf, makeFolio, putFolio, releaseMapping } from "./frames.js";
+import {
+  allocFrames,
+  extraRefs,
+  makeFolio,
+  putFolio,
+  refcountSuitable,
+  releaseMapping,
+} from "./frames.js";
 import { allAcked, ipiBroadcast } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
@@ -203,7 +210,7 @@ export function mthpStep(cpu: Cpu, c: MthpCollapse): number {
       c.table = pmdId(pmd);
       let ok = true;
       for (let j = 0; j < c.checked && ok; j++)
-        ok = suitable(cpu, mem.load(mem.pte(c.table, c.first + j)));
+        ok = refcountSuitable(cpu.mem, mem.load(mem.pte(c.table, c.first + j)));
       cpu.trace(step, c.region, c.first, -1, ok ? 1 : 0);
       if (!ok) {
         finish(c, MTHP.ABORTED_SCAN);
@@ -255,8 +262,8 @@ export function mthpStep(cpu: Cpu, c: MthpCollapse): number {
       const t = cpu.stamp();
       const pte = mem.load(mem.pte(c.table, at));
       const f = ptePresent(pte) ? pteFrame(pte) : -1;
-      const ok = suitable(cpu, pte);
-      cpu.traceRead(t, step, c.region, at, f, f < 0 ? -1 : extraRefs(cpu, f));
+      const ok = refcountSuitable(cpu.mem, pte);
+      cpu.traceRead(t, step, c.region, at, f, f < 0 ? -1 : extraRefs(cpu.mem, f));
       if (!ok) {
         c.aborting = true;
         c.abortResult = MTHP.ABORTED_ISOLATE;
@@ -325,20 +332,6 @@ export function mthpStep(cpu: Cpu, c: MthpCollapse): number {
     default:
       throw new Error(`mthpStep: no step ${step}`);
   }
-}
-
-/** is_refcount_suitable: a present pte whose folio has no references beyond its mappings. */
-function suitable(cpu: Cpu, pte: number): boolean {
-  if (!ptePresent(pte)) return false;
-  const mem = cpu.mem;
-  const h = headOf(mem, pteFrame(pte));
-  return mem.load(mem.frame(h, FRAME.refcount)) === mem.load(mem.frame(h, FRAME.mapcount));
-}
-
-function extraRefs(cpu: Cpu, f: number): number {
-  const mem = cpu.mem;
-  const h = headOf(mem, f);
-  return mem.load(mem.frame(h, FRAME.refcount)) - mem.load(mem.frame(h, FRAME.mapcount));
 }
 
 /** K7: the same table back (same value), the new folio given back. */
