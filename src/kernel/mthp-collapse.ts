@@ -41,7 +41,7 @@ import {
   refcountSuitable,
   releaseMapping,
 } from "./frames.js";
-import { allAcked, ipiBroadcast } from "./irq.js";
+import { allAcked, flushBroadcast } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
 export const MTHP = {
@@ -351,14 +351,13 @@ function abort(cpu: Cpu, c: MthpCollapse): void {
 
 /** tlb_remove_table_sync_one: every CPU but the sender ('gup' and 'all' are one set here). */
 function sendIpis(cpu: Cpu, c: MthpCollapse): void {
-  const cpus = cpu.mem.geo.cpus;
-  let n = 0;
-  for (let t = 0; t < cpus; t++) if (t !== cpu.id) c.targets[n++] = t;
-  if (c.skipOne && n > 0) {
-    const skip = c.broadcasts % n;
-    for (let k = skip; k < n - 1; k++) c.targets[k] = c.targets[k + 1];
-    n--;
-  }
-  c.broadcasts++;
-  ipiBroadcast(cpu, c, n);
+  // The same broadcast as collapse's K5 ('gup' is mm_cpumask, 'all' every
+  // online CPU, bystanders too), less what the platform or a mutant skips.
+  flushBroadcast(
+    cpu,
+    c,
+    cpu.fix.ipi,
+    { pvFlush: cpu.fix.ipiPvFlush, skipOne: c.skipOne },
+    c.broadcasts++,
+  );
 }

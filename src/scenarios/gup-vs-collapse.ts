@@ -31,7 +31,14 @@ import {
   ptePresent,
   REGION,
 } from "../memory/layout.js";
-import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
+import {
+  type OutcomeDecl,
+  outcomeIndex,
+  type Scenario,
+  UNDECLARED_OUTCOME,
+  type Verdict,
+  verdictOf,
+} from "./scenario.js";
 
 const OUTCOMES: readonly OutcomeDecl[] = [
   {
@@ -150,13 +157,7 @@ const OUTCOMES: readonly OutcomeDecl[] = [
     tag: "follow-up",
     text: "the huge pmd split back into the same table (KS)",
   },
-  {
-    key: "undeclared",
-    grade: "FORBIDDEN",
-    actor: "walker",
-    tag: "undeclared",
-    text: "an outcome this scenario does not declare",
-  },
+  UNDECLARED_OUTCOME,
 ];
 
 const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
@@ -247,7 +248,7 @@ export function gradeWalk(mem: Memory, w: GupWalk, writerId: number): Verdict {
   }
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(outcome);
 }
 
 function frameText(mem: Memory, f: number): string {
@@ -257,11 +258,11 @@ function frameText(mem: Memory, f: number): string {
 }
 
 function undeclared(detail: string): Verdict {
-  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
+  return verdictOf(UNDECLARED, detail);
 }
 
 function pending(): Verdict {
-  return { outcome: -1, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(-1);
 }
 
 /** The data word a fresh small page gets: differs per region. */

@@ -39,7 +39,14 @@ import {
   pmdKind,
   REGION,
 } from "../memory/layout.js";
-import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
+import {
+  type OutcomeDecl,
+  outcomeIndex,
+  type Scenario,
+  UNDECLARED_OUTCOME,
+  type Verdict,
+  verdictOf,
+} from "./scenario.js";
 
 /** mms per world: A and B unshare, C is the remaining owner (the last-sharer rule needs three). */
 export const UNSHARE_MMS = 3;
@@ -118,13 +125,7 @@ const OUTCOMES: readonly OutcomeDecl[] = [
     tag: "follow-up",
     text: "the file mapped in T again, every PUD at T (huge_pmd_share)",
   },
-  {
-    key: "undeclared",
-    grade: "FORBIDDEN",
-    actor: "walker",
-    tag: "undeclared",
-    text: "an outcome this scenario does not declare",
-  },
+  UNDECLARED_OUTCOME,
 ];
 
 const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
@@ -195,15 +196,15 @@ export function gradeHugeWalk(mem: Memory, w: HugeWalk, writerId: number): Verdi
   }
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(outcome);
 }
 
 function undeclared(detail: string): Verdict {
-  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
+  return verdictOf(UNDECLARED, detail);
 }
 
 function pending(): Verdict {
-  return { outcome: -1, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(-1);
 }
 
 const entryText = (v: number): string =>

@@ -22,6 +22,7 @@ import {
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
 import {
+  allCpus,
   CTL,
   FRAME,
   FRAME_MAPPED,
@@ -32,7 +33,14 @@ import {
   ptePresent,
   REGION,
 } from "../memory/layout.js";
-import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
+import {
+  type OutcomeDecl,
+  outcomeIndex,
+  type Scenario,
+  UNDECLARED_OUTCOME,
+  type Verdict,
+  verdictOf,
+} from "./scenario.js";
 
 const OUTCOMES: readonly OutcomeDecl[] = [
   {
@@ -129,13 +137,7 @@ const OUTCOMES: readonly OutcomeDecl[] = [
     tag: "aborted",
     text: "no free run of frames for the mTHP at K1",
   },
-  {
-    key: "undeclared",
-    grade: "FORBIDDEN",
-    actor: "walker",
-    tag: "undeclared",
-    text: "an outcome this scenario does not declare",
-  },
+  UNDECLARED_OUTCOME,
 ];
 
 const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
@@ -218,15 +220,15 @@ export function gradeMthpWalk(mem: Memory, w: GupWalk, writerId: number): Verdic
   }
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(outcome);
 }
 
 function undeclared(detail: string): Verdict {
-  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
+  return verdictOf(UNDECLARED, detail);
 }
 
 function pending(): Verdict {
-  return { outcome: -1, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(-1);
 }
 
 const page = (s: { index: number }) => (s.index >= 0 ? ` page ${s.index}` : "");
@@ -379,7 +381,7 @@ export const gupVsMthpCollapse: Scenario = {
     for (let r = 0; r < mem.geo.regions; r++) setupRegion(mem, r, (r & 0x7fff) << 8);
   },
   mutator: {
-    create: (cpu) => newMthpCollapse(cpu.fix, cpu.mem.geo.cpus, cpu.mem.geo.ptes),
+    create: (cpu) => newMthpCollapse(cpu.fix, allCpus(cpu.mem.geo), cpu.mem.geo.ptes),
     start: (cpu, op, region) => startMthpCollapse(cpu, op as MthpCollapse, region),
     step: (cpu, op) => mthpStep(cpu, op as MthpCollapse),
     done: (op) => mthpDone(op as MthpCollapse),

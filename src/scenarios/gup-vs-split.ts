@@ -25,7 +25,14 @@ import {
 import { DONE, STEP } from "../kernel/steps.js";
 import type { Memory } from "../memory/layout.js";
 import { allCpus, FRAME, PMD_HUGE, PMD_TABLE, pmdId, pmdKind } from "../memory/layout.js";
-import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
+import {
+  type OutcomeDecl,
+  outcomeIndex,
+  type Scenario,
+  UNDECLARED_OUTCOME,
+  type Verdict,
+  verdictOf,
+} from "./scenario.js";
 
 const OUTCOMES: readonly OutcomeDecl[] = [
   {
@@ -143,13 +150,7 @@ const OUTCOMES: readonly OutcomeDecl[] = [
     tag: "follow-up",
     text: "the refault found no free huge page",
   },
-  {
-    key: "undeclared",
-    grade: "FORBIDDEN",
-    actor: "walker",
-    tag: "undeclared",
-    text: "an outcome this scenario does not declare",
-  },
+  UNDECLARED_OUTCOME,
 ];
 
 const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
@@ -210,11 +211,11 @@ export function gradeSplitWalk(mem: Memory, w: GupWalk): Verdict {
   }
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(outcome);
 }
 
 function undeclared(detail: string): Verdict {
-  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
+  return verdictOf(UNDECLARED, detail);
 }
 
 /**

@@ -48,7 +48,14 @@ import {
   TABLE_FREE,
   TABLE_SCRIBBLED,
 } from "../memory/layout.js";
-import { type OutcomeDecl, outcomeIndex, type Scenario, type Verdict } from "./scenario.js";
+import {
+  type OutcomeDecl,
+  outcomeIndex,
+  type Scenario,
+  UNDECLARED_OUTCOME,
+  type Verdict,
+  verdictOf,
+} from "./scenario.js";
 
 const OUTCOMES: readonly OutcomeDecl[] = [
   {
@@ -159,13 +166,7 @@ const OUTCOMES: readonly OutcomeDecl[] = [
     tag: "follow-up",
     text: "the region faulted back in with a table from the pool",
   },
-  {
-    key: "undeclared",
-    grade: "FORBIDDEN",
-    actor: "walker",
-    tag: "undeclared",
-    text: "an outcome this scenario does not declare",
-  },
+  UNDECLARED_OUTCOME,
 ];
 
 const O = (key: string): number => outcomeIndex({ outcomes: OUTCOMES }, key);
@@ -304,11 +305,11 @@ function grade(mem: Memory, w: TableWalk): Verdict {
     return { outcome: WRONG, frame: wrong, index: wrongIndex, confirmed: true, detail: "" };
   const outcome = WALK_OUTCOME[w.result];
   if (outcome === undefined) return undeclared(`walk ended with result ${w.result}`);
-  return { outcome, frame: -1, index: -1, confirmed: false, detail: "" };
+  return verdictOf(outcome);
 }
 
 function undeclared(detail: string): Verdict {
-  return { outcome: UNDECLARED, frame: -1, index: -1, confirmed: false, detail };
+  return verdictOf(UNDECLARED, detail);
 }
 
 /** Harness bookkeeping before the run: region r maps frames r*ptes .. (its page cache) through table r. */

@@ -158,6 +158,20 @@ export interface Scenario {
   }): string;
 }
 
+/** The oracle's anything-else: every scenario declares it last. */
+export const UNDECLARED_OUTCOME: OutcomeDecl = {
+  key: "undeclared",
+  grade: "FORBIDDEN",
+  actor: "walker",
+  tag: "undeclared",
+  text: "an outcome this scenario does not declare",
+};
+
+/** A verdict with no wrong frame: outcome -1 is "cannot be decided yet" (a mutator operation in flight). */
+export function verdictOf(outcome: number, detail = ""): Verdict {
+  return { outcome, frame: -1, index: -1, confirmed: false, detail };
+}
+
 /** Index of an outcome by key; throws for a key the scenario does not declare. */
 export function outcomeIndex(s: { outcomes: readonly OutcomeDecl[] }, key: string): number {
   const i = s.outcomes.findIndex((o) => o.key === key);
