@@ -13,8 +13,16 @@
 // `--long` also runs the long blocks (the 60 s holds, the 10-minute soak),
 // which otherwise keep the figures and the stamp of their last long run.
 
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+} from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../src/bench/atomic.js";
@@ -31,7 +39,7 @@ interface Block {
   spec: string;
 }
 
-type Generator = (spec: string) => string;
+type Generator = (spec: string) => string | Promise<string>;
 
 /** A command as written in the docs, run against this checkout's build. */
 function argvOf(command: string): string[] {
@@ -67,7 +75,8 @@ function commit(): string {
       encoding: "utf8",
     }).trim();
   } catch {
-    return "unknown commit";
+    // A copy of the tree without .git (a lent machine): the caller names the commit.
+    return process.env.GUPSTRESS_COMMIT ?? "unknown commit";
   }
 }
 
@@ -319,6 +328,161 @@ function testsFigure(): string {
     : `\`npm test\`: ${res.numTotalTests} tests in ${fmt(seconds)} s (vitest alone, after the build and lint); ${failed.length} failed in this run:\n\n${failed.map((f) => `- ${f}`).join("\n")}\n`;
 }
 
+/** The same command in a child process, without blocking: for figures that run jobs side by side. */
+function gupstressAsync(command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argvOf(command), { cwd: ROOT });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    child.on("error", (e) => reject(new Error(`${command}: ${e.message}`)));
+    child.on("close", (code, signal) => {
+      if (code === null || ![0, 1, 4].includes(code))
+        reject(new Error(`${command}: exit ${code ?? signal}\n${err}`));
+      else resolve(out);
+    });
+  });
+}
+
+/** Run `commands` with at most `jobs` at a time; results in the commands' order. */
+async function parallel<T>(
+  commands: string[],
+  jobs: number,
+  parse: (out: string) => T,
+): Promise<T[]> {
+  const results: T[] = new Array(commands.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < commands.length) {
+      const i = next++;
+      process.stderr.write(`figures:   ${commands[i]}\n`);
+      results[i] = parse(await gupstressAsync(commands[i]));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  return results;
+}
+
+/** Busy loops beside a run, as many as the cores this process may use ("with 2 hogs" on 2 cores). */
+function startHogs(n: number): ChildProcess[] {
+  return Array.from({ length: n }, () =>
+    spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }),
+  );
+}
+
+function stopHogs(hogs: ChildProcess[]): void {
+  for (const h of hogs) h.kill("SIGKILL");
+}
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
+
+interface MatrixJson {
+  ok: boolean;
+  runs: (StressJson & { fix: string; verdict: string; ok: boolean; expect: string })[];
+}
+
+/**
+ * Issue 9's table: time to the first race from a cold process, and the whole
+ * `npm run stress` matrix, 20 runs each, idle and beside busy loops. Run with
+ * `--only first-race-20` etc.; the machine should be otherwise idle.
+ */
+async function firstRace20(): Promise<string> {
+  const rows: string[] = [];
+  for (const hogCount of [0, os.availableParallelism()]) {
+    const hogs = startHogs(hogCount);
+    try {
+      const runs: (StressJson & { durationMs: number })[] = [];
+      const walls: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        runs.push(
+          json(`npx gupstress stress --fix none --until-race --time 10 --json --seed ${i + 1}`),
+        );
+        walls.push(performance.now() - t0);
+      }
+      const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
+      const startup = runs.map((r) => r.startupMs);
+      const missed = runs.length - first.length;
+      rows.push(
+        `| ${hogCount === 0 ? "no busy loops" : `${hogCount} busy loops`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(Math.max(...first), 1)} ms`} | ${missed} | ${fmt(quantile(startup, 0.5), 1)} ms | ${fmt(quantile(walls, 0.5))} ms |`,
+      );
+    } finally {
+      stopHogs(hogs);
+    }
+  }
+  return `\`npx gupstress stress --fix none --until-race --time 10 --seed N\`, N = 1..20, a fresh process each (first race: from the moment every CPU is online; startup: until then; process: the whole command's wall time):\n\n| load | first race p50 | p90 | max | runs without a race | startup p50 | process p50 |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+}
+
+/** `npm run stress` (every fix of the default scenario, each until its verdict) 20 times. */
+function stress20(hogCount: number): () => string {
+  return () => {
+    const hogs = startHogs(hogCount);
+    try {
+      const runs: MatrixJson[] = [];
+      for (let i = 0; i < 20; i++)
+        runs.push(json<MatrixJson>(`npx gupstress stress --json --seed ${i + 1}`));
+      const fixes = runs[0].runs.map((r) => r.fix);
+      const cells = fixes.map((fix) => {
+        const of = runs.map((m) => m.runs.find((r) => r.fix === fix));
+        const count = (v: string) => of.filter((r) => r?.verdict === v).length;
+        const race = of
+          .filter((r) => r !== undefined && r.races > 0)
+          .map((r) => r?.firstRaceMs ?? 0);
+        return `| ${fix} | ${of[0]?.expect ?? "?"} | ${count("race")} | ${count("clean")} | ${count("inconclusive")} | ${of.filter((r) => r?.ok).length} | ${race.length > 0 ? `${fmt(quantile(race, 0.5), 1)} ms` : "-"} |`;
+      });
+      const ok = runs.filter((m) => m.ok).length;
+      return `\`npx gupstress stress --seed N\` (= \`npm run stress\`), N = 1..20, ${hogCount === 0 ? "idle" : `beside ${hogCount} busy loops`}: **${ok} of 20** runs gave every fix its expected verdict (a racy fix races; a clean fix is clean, or inconclusive only when the control did not race; never a false race).\n\n| fix | expected | race | clean | inconclusive | as expected | first race p50 |\n|---|---|---:|---:|---:|---:|---:|\n${cells.join("\n")}\n`;
+    } finally {
+      stopHogs(hogs);
+    }
+  };
+}
+
+/**
+ * Every scenario's clean fixes, each to at least 5 million GUP-fast calls on
+ * 2 CPUs (freerun, untraced): the "0 races in 5 million" target. Jobs run side
+ * by side, each on 2 CPUs, as many as the cores allow (one on 2 cores).
+ */
+async function clean5m(): Promise<string> {
+  const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
+    "npx gupstress list --json",
+  );
+  const todo = list.scenarios.flatMap((s) =>
+    s.fixes.filter((f) => f.expect === "clean").map((f) => ({ scenario: s.name, fix: f.name })),
+  );
+  const jobs = Math.max(1, Math.floor((os.availableParallelism() - 2) / 2));
+  const t0 = performance.now();
+  const runs = await parallel(
+    todo.map(
+      (t, i) =>
+        `npx gupstress stress --scenario ${t.scenario} --fix ${t.fix} --mode freerun --no-trace --cpus 2 --iterations 5000000 --time 3600 --seed ${i + 1} --json --quiet`,
+    ),
+    jobs,
+    (out) =>
+      JSON.parse(out) as StressJson & {
+        verdict: string;
+        windowHits: number;
+        durationMs: number;
+        undeclared: number;
+        mutatorOps: { total: number };
+      },
+  );
+  const rows = runs.map(
+    (r, i) =>
+      `| ${todo[i].scenario} | ${todo[i].fix} | ${fmt(r.iterations)} | ${fmt(r.mutatorOps.total)} | ${r.races} | ${r.undeclared} | ${fmt(r.windowHits)} | ${r.verdict} | ${fmt(r.durationMs / 1000)} s |`,
+  );
+  const races = runs.reduce((n, r) => n + r.races, 0);
+  return `\`npx gupstress stress --scenario S --fix F --mode freerun --no-trace --cpus 2 --iterations 5000000 --time 3600 --seed N\` for every clean fix (${runs.length} runs, ${jobs} at a time, ${fmt((performance.now() - t0) / 60_000, 1)} minutes): **${races} races** in ${fmt(runs.reduce((n, r) => n + r.iterations, 0))} GUP-fast calls.\n\n| scenario | fix | GUP-fast calls | mutator operations | races | undeclared | window hits | verdict | time |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n${rows.join("\n")}\n`;
+}
+
 function longBlock(): string {
   const rows: string[] = [];
   for (const fix of ["recheck", "ipi", "upstream"]) {
@@ -343,9 +507,14 @@ const NAMED: Record<string, Generator> = {
       .map((h) => `- ${h}`)
       .join("\n")}\n`,
   long: longBlock,
+  "first-race-20": firstRace20,
+  "stress-20-idle": stress20(0),
+  "stress-20-busy": stress20(os.availableParallelism()),
+  "clean-5m": clean5m,
 };
 
-const LONG = new Set(["long"]);
+/** Figures that run only with --long or when --only names them. */
+const LONG = new Set(["long", "first-race-20", "stress-20-idle", "stress-20-busy", "clean-5m"]);
 
 function generatorOf(spec: string): Generator | null {
   if (spec.startsWith("run ")) return runBlock;
@@ -372,7 +541,7 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   let check = false;
   let long = false;
   let only: Set<string> | null = null;
@@ -391,7 +560,7 @@ function main(argv: string[]): void {
       skip = new Set(v.split(","));
     } else if (a === "--help") {
       process.stdout.write(
-        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak)\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
+        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak, first-race-20, stress-20-idle, stress-20-busy, clean-5m); --only NAME runs a long figure too\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
       );
       return;
     } else
@@ -414,33 +583,38 @@ function main(argv: string[]): void {
     );
     return;
   }
+  // First make every figure asked for (in the docs' order), then write each
+  // file: re-read under a lock and replace only the figures this run made, so
+  // that two runs on different figures (side by side on a bigger machine) do
+  // not undo each other.
+  const wanted = (spec: string) =>
+    !((only !== null && !only.has(spec)) || skip.has(spec)) &&
+    (!LONG.has(spec) || long || (only?.has(spec) ?? false));
   const done = new Map<string, string>();
   const failures: string[] = [];
+  for (const b of blocks) {
+    if (!wanted(b.spec) || done.has(b.spec) || failures.some((f) => f.startsWith(`${b.spec}: `)))
+      continue;
+    process.stderr.write(`figures: ${b.spec}\n`);
+    const before = load();
+    try {
+      const content = await (generatorOf(b.spec) as Generator)(b.spec);
+      done.set(b.spec, `${content}${content.endsWith("\n\n") ? "" : "\n"}${stamp(before, load())}`);
+    } catch (e) {
+      // One figure that cannot be made keeps its old text; the others go on.
+      failures.push(`${b.spec}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
   for (const file of files) {
-    const text = readFileSync(file, "utf8");
-    let changed = false;
-    const next = text.replace(MARKER, (whole, spec: string) => {
-      if ((only !== null && !only.has(spec)) || skip.has(spec)) return whole;
-      if (LONG.has(spec) && !long) return whole;
-      let body = done.get(spec);
-      if (body === undefined) {
-        process.stderr.write(`figures: ${spec}\n`);
-        const before = load();
-        let content: string;
-        try {
-          content = (generatorOf(spec) as Generator)(spec);
-        } catch (e) {
-          // One figure that cannot be made keeps its old text; the others go on.
-          failures.push(`${spec}: ${(e as Error).message.split("\n")[0]}`);
-          return whole;
-        }
-        body = `${content}${content.endsWith("\n\n") ? "" : "\n"}${stamp(before, load())}`;
-        done.set(spec, body);
-      }
-      changed = true;
-      return `<!-- figure: ${spec} -->\n${body}<!-- /figure -->`;
+    if (!blocksOf(file).some((b) => done.has(b.spec))) continue;
+    withLock(`${file}.lock`, () => {
+      const text = readFileSync(file, "utf8");
+      const next = text.replace(MARKER, (whole, spec: string) => {
+        const body = done.get(spec);
+        return body === undefined ? whole : `<!-- figure: ${spec} -->\n${body}<!-- /figure -->`;
+      });
+      if (next !== text) writeFileAtomic(file, next);
     });
-    if (changed) writeFileAtomic(file, next);
   }
   if (benchCache !== null) rmSync(benchCache.dir, { recursive: true, force: true });
   process.stdout.write(`figures: ${done.size} figures rewritten\n`);
@@ -452,4 +626,27 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+/** Run `f` holding `path` (created exclusively); wait up to 30 s for another run to let go. */
+function withLock(path: string, f: () => void): void {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      closeSync(openSync(path, "wx"));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (Date.now() > until) throw new Error(`${path} is held by another figures run`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+  try {
+    f();
+  } finally {
+    unlinkSync(path);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`figures: ${(e as Error).message}\n`);
+  process.exit(1);
+});
