@@ -82,7 +82,11 @@ function commit(): string {
 
 function machine(): string {
   const cpu = os.cpus()[0]?.model.replace(/\s+/g, " ").trim() ?? "unknown CPU";
-  return `${cpu}, ${os.availableParallelism()} cores, Node ${process.version}`;
+  const usable = os.availableParallelism();
+  const all = os.cpus().length;
+  // Pinned (taskset): the run may use `usable` of the machine's cores.
+  const cores = usable < all ? `${usable} cores (pinned, of ${all})` : `${usable} cores`;
+  return `${cpu}, ${cores}, Node ${process.version}`;
 }
 
 /** The stamp under every figure: what measured it, on what, under what load, when. */
