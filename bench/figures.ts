@@ -451,6 +451,48 @@ function stress20(hogCount: number): () => string {
 }
 
 /**
+ * Every scenario's racy fixes: time to the first race from a cold process,
+ * 5 runs idle and 5 beside as many busy loops as cores, each bounded at 10 s.
+ */
+function racyFamily(): string {
+  const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
+    "npx gupstress list --json",
+  );
+  const todo = list.scenarios.flatMap((s) =>
+    s.fixes.filter((f) => f.expect === "race").map((f) => ({ scenario: s.name, fix: f.name })),
+  );
+  const hogCount = os.availableParallelism();
+  const cell = (runs: StressJson[]): string => {
+    const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
+    const missed = runs.length - first.length;
+    return first.length === 0
+      ? `no race in ${runs.length} runs`
+      : `${fmt(quantile(first, 0.5), 1)} ms / ${fmt(Math.max(...first), 1)} ms${missed > 0 ? `, ${missed} of ${runs.length} without a race` : ""}`;
+  };
+  const rows: string[] = [];
+  for (const t of todo) {
+    const byLoad: string[] = [];
+    for (const n of [0, hogCount]) {
+      const hogs = startHogs(n);
+      try {
+        const runs: StressJson[] = [];
+        for (let seed = 1; seed <= 5; seed++)
+          runs.push(
+            json(
+              `npx gupstress stress --scenario ${t.scenario} --fix ${t.fix} --until-race --time 10 --seed ${seed} --json --quiet`,
+            ),
+          );
+        byLoad.push(cell(runs));
+      } finally {
+        stopHogs(hogs);
+      }
+    }
+    rows.push(`| ${t.scenario} | ${t.fix} | ${byLoad.join(" | ")} |`);
+  }
+  return `\`npx gupstress stress --scenario S --fix F --until-race --time 10 --seed N\`, N = 1..5, a fresh process each; time to the first race from the moment every CPU is online, median / slowest of 5:\n\n| scenario | fix | no busy loops | ${hogCount} busy loops |\n|---|---|---|---|\n${rows.join("\n")}\n`;
+}
+
+/**
  * Every scenario's clean fixes, each to at least 5 million GUP-fast calls on
  * 2 CPUs (freerun, untraced): the "0 races in 5 million" target. Jobs run side
  * by side, each on 2 CPUs, as many as the cores allow (one on 2 cores).
@@ -515,10 +557,18 @@ const NAMED: Record<string, Generator> = {
   "stress-20-idle": stress20(0),
   "stress-20-busy": stress20(os.availableParallelism()),
   "clean-5m": clean5m,
+  "racy-family": racyFamily,
 };
 
 /** Figures that run only with --long or when --only names them. */
-const LONG = new Set(["long", "first-race-20", "stress-20-idle", "stress-20-busy", "clean-5m"]);
+const LONG = new Set([
+  "long",
+  "first-race-20",
+  "stress-20-idle",
+  "stress-20-busy",
+  "clean-5m",
+  "racy-family",
+]);
 
 function generatorOf(spec: string): Generator | null {
   if (spec.startsWith("run ")) return runBlock;
@@ -564,7 +614,7 @@ async function main(argv: string[]): Promise<void> {
       skip = new Set(v.split(","));
     } else if (a === "--help") {
       process.stdout.write(
-        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak, first-race-20, stress-20-idle, stress-20-busy, clean-5m); --only NAME runs a long figure too\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
+        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak, first-race-20, stress-20-idle, stress-20-busy, clean-5m, racy-family); --only NAME runs a long figure too\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
       );
       return;
     } else
