@@ -109,6 +109,12 @@ export class KernelModel implements Model {
   private readonly slots: Slot[] = [];
   private readonly snapshotWords: number;
   private readonly initial: Int32Array;
+  /** the slots, read and written by code made once per model (monomorphic loads, no keyed lookups) */
+  private readonly readSlots: (owners: readonly object[], snap: Int32Array) => void;
+  private readonly writeSlots: (owners: readonly object[], snap: Int32Array) => void;
+  private readonly owners: object[] = [];
+  /** hash()'s copy of the state, kept between calls */
+  private readonly scratch: Int32Array;
   /** what the oracle saw that the scenario does not declare, last final state */
   detail = "";
   /** the first wrong frame and its page index at the last final state, -1 if none */
@@ -173,6 +179,8 @@ export class KernelModel implements Model {
     add(this.bystanders, ["pc"]);
     add(this.host, ["used"]);
     this.snapshotWords = at;
+    [this.readSlots, this.writeSlots] = compileSlots(this.slots, this.owners);
+    this.scratch = new Int32Array(at);
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
     for (let c = 0; c < this.allCpus; c++) {
@@ -251,29 +259,28 @@ export class KernelModel implements Model {
     } else this.scenario.walker.step(this.cpus[id], this.walks[id - 1]);
   }
 
-  save(): unknown {
-    const snap = new Int32Array(this.snapshotWords);
+  save(reuse?: unknown): unknown {
+    const into =
+      reuse instanceof Int32Array && reuse.length === this.snapshotWords
+        ? reuse
+        : new Int32Array(this.snapshotWords);
+    return this.saveInto(into);
+  }
+
+  private saveInto(snap: Int32Array): Int32Array {
     snap.set(this.mem.i32.subarray(0, this.stateWords));
-    for (const slot of this.slots) {
-      const v = slot.owner[slot.key];
-      if (slot.kind === "array") snap.set(v as Int32Array, slot.at);
-      else snap[slot.at] = slot.kind === "bool" ? (v ? 1 : 0) : (v as number);
-    }
+    this.readSlots(this.owners, snap);
     return snap;
   }
 
   restore(snapshot: unknown): void {
     const snap = snapshot as Int32Array;
     this.mem.i32.set(snap.subarray(0, this.stateWords));
-    for (const slot of this.slots) {
-      if (slot.kind === "array") {
-        (slot.owner[slot.key] as Int32Array).set(snap.subarray(slot.at, slot.at + slot.len));
-      } else slot.owner[slot.key] = slot.kind === "bool" ? snap[slot.at] !== 0 : snap[slot.at];
-    }
+    this.writeSlots(this.owners, snap);
   }
 
   hash(): number {
-    const w = this.save() as Int32Array;
+    const w = this.saveInto(this.scratch);
     const skip = this.skip;
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x1b873593 | 0;
@@ -328,6 +335,45 @@ export class KernelModel implements Model {
     }
     return out.sort((x, y) => x.clock - y.clock);
   }
+}
+
+/**
+ * The code that copies every slot into a snapshot and back, made once per
+ * model: one property load or store per field, by name, as a hand-written
+ * copy would do it (a loop over the slots looks each field up by a key it
+ * holds in a variable, which costs most of a state's time). Fills `owners`
+ * with the objects the code reads, by index.
+ */
+function compileSlots(
+  slots: readonly Slot[],
+  owners: object[],
+): [
+  (owners: readonly object[], snap: Int32Array) => void,
+  (owners: readonly object[], snap: Int32Array) => void,
+] {
+  const read: string[] = [];
+  const write: string[] = [];
+  for (const slot of slots) {
+    let o = owners.indexOf(slot.owner);
+    if (o < 0) o = owners.push(slot.owner) - 1;
+    const field = `owners[${o}][${JSON.stringify(slot.key)}]`;
+    if (slot.kind === "array") {
+      read.push(`s.set(${field}, ${slot.at});`);
+      write.push(`${field}.set(s.subarray(${slot.at}, ${slot.at + slot.len}));`);
+    } else if (slot.kind === "bool") {
+      read.push(`s[${slot.at}] = ${field} ? 1 : 0;`);
+      write.push(`${field} = s[${slot.at}] !== 0;`);
+    } else {
+      read.push(`s[${slot.at}] = ${field};`);
+      write.push(`${field} = s[${slot.at}];`);
+    }
+  }
+  type Copy = (owners: readonly object[], snap: Int32Array) => void;
+  // The bodies are made from the model's own field names (JSON-quoted) and numbers only.
+  return [
+    new Function("owners", "s", read.join("\n")) as Copy,
+    new Function("owners", "s", write.join("\n")) as Copy,
+  ];
 }
 
 /**
