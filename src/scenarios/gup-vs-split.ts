@@ -359,12 +359,6 @@ export const gupVsSplit: Scenario = {
       fix: "ipi~ipiPvFlush=true",
       text: "x86's waiting flush inside a KVM guest: the PV flush leaves out a walker's vCPU that the host preempted (caught only through a host preemption)",
     },
-    {
-      id: "split-ipi-skip-one",
-      fix: "ipi~ipiSkipOne=true",
-      text: "each flush skips one walker, rotating, whatever it is doing (the old ipi-skip; 3 CPUs: a real skip, not an empty broadcast)",
-      cpus: 3,
-    },
   ],
   outcomes: OUTCOMES,
   defaultDelays: [
