@@ -113,8 +113,10 @@ export class KernelModel implements Model {
   private readonly readSlots: (owners: readonly object[], snap: Int32Array) => void;
   private readonly writeSlots: (owners: readonly object[], snap: Int32Array) => void;
   private readonly owners: object[] = [];
-  /** hash()'s copy of the state, kept between calls */
+  /** hash()'s copy of the CPU-local fields (from stateWords on), kept between calls */
   private readonly scratch: Int32Array;
+  /** the shared words a snapshot holds, as one view made once */
+  private readonly stateView: Int32Array;
   /** what the oracle saw that the scenario does not declare, last final state */
   detail = "";
   /** the first wrong frame and its page index at the last final state, -1 if none */
@@ -181,6 +183,7 @@ export class KernelModel implements Model {
     this.snapshotWords = at;
     [this.readSlots, this.writeSlots] = compileSlots(this.slots, this.owners);
     this.scratch = new Int32Array(at);
+    this.stateView = this.mem.i32.subarray(0, this.stateWords);
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
     for (let c = 0; c < this.allCpus; c++) {
@@ -268,7 +271,7 @@ export class KernelModel implements Model {
   }
 
   private saveInto(snap: Int32Array): Int32Array {
-    snap.set(this.mem.i32.subarray(0, this.stateWords));
+    snap.set(this.stateView);
     this.readSlots(this.owners, snap);
     return snap;
   }
@@ -280,11 +283,22 @@ export class KernelModel implements Model {
   }
 
   hash(): number {
-    const w = this.saveInto(this.scratch);
+    // The words a snapshot would hold, in its order: the shared words read in
+    // place, the CPU-local fields copied into the kept buffer first.
+    const mem = this.mem.i32;
+    const w = this.scratch;
+    this.readSlots(this.owners, w);
     const skip = this.skip;
+    const split = this.stateWords;
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x1b873593 | 0;
-    for (let i = 0; i < w.length; i++) {
+    for (let i = 0; i < split; i++) {
+      if (skip[i] === 1) continue;
+      const v = mem[i];
+      h1 = Math.imul(h1 ^ v, 0x01000193);
+      h2 = Math.imul(h2 ^ v ^ (h2 >>> 15), 0x5bd1e995);
+    }
+    for (let i = split; i < w.length; i++) {
       if (skip[i] === 1) continue;
       const v = w[i];
       h1 = Math.imul(h1 ^ v, 0x01000193);
@@ -359,7 +373,10 @@ function compileSlots(
     const field = `owners[${o}][${JSON.stringify(slot.key)}]`;
     if (slot.kind === "array") {
       read.push(`s.set(${field}, ${slot.at});`);
-      write.push(`${field}.set(s.subarray(${slot.at}, ${slot.at + slot.len}));`);
+      // A loop, not set(subarray): a subarray is an object made per call.
+      write.push(
+        `{ const a = ${field}; for (let k = 0; k < ${slot.len}; k++) a[k] = s[${slot.at} + k]; }`,
+      );
     } else if (slot.kind === "bool") {
       read.push(`s[${slot.at}] = ${field} ? 1 : 0;`);
       write.push(`${field} = s[${slot.at}] !== 0;`);
