@@ -325,17 +325,17 @@ export const gupVsSplit: Scenario = {
   ],
   mutants: [
     {
-      id: "split-head-recheck-dropped",
+      id: "split-gr-dropped",
       fix: "recheck~recheckHead=false",
       text: "c24d37322548 undone: no head re-check after the grab; G7 sees the same pte the split put back",
     },
     {
-      id: "split-head-recheck-before-grab",
+      id: "split-gr-before-grab",
       fix: "recheck~recheckHeadBeforeGrab=true",
       text: "the head re-checked before the grab, not after it: the split can still land between the re-check and the reference",
     },
     {
-      id: "split-head-recheck-of-folio",
+      id: "split-gr-folio-head",
       fix: "recheck~recheckHeadOfFolio=true",
       text: "the re-check reads the grabbed head's own head (compound_head(head) != head), which a split leaves as it was, not the page's",
     },
