@@ -353,18 +353,12 @@ export class KernelModel implements Model {
 
 /**
  * The code that copies every slot into a snapshot and back, made once per
- * model: one property load or store per field, by name, as a hand-written
+ * layout of the fields: one property load or store per field, by name, as a hand-written
  * copy would do it (a loop over the slots looks each field up by a key it
  * holds in a variable, which costs most of a state's time). Fills `owners`
  * with the objects the code reads, by index.
  */
-function compileSlots(
-  slots: readonly Slot[],
-  owners: object[],
-): [
-  (owners: readonly object[], snap: Int32Array) => void,
-  (owners: readonly object[], snap: Int32Array) => void,
-] {
+function compileSlots(slots: readonly Slot[], owners: object[]): [Copy, Copy] {
   const read: string[] = [];
   const write: string[] = [];
   for (const slot of slots) {
@@ -385,12 +379,26 @@ function compileSlots(
       write.push(`${field} = s[${slot.at}];`);
     }
   }
-  type Copy = (owners: readonly object[], snap: Int32Array) => void;
-  // The bodies are made from the model's own field names (JSON-quoted) and numbers only.
-  return [
-    new Function("owners", "s", read.join("\n")) as Copy,
-    new Function("owners", "s", write.join("\n")) as Copy,
-  ];
+  return [copyCode(read.join("\n")), copyCode(write.join("\n"))];
+}
+
+type Copy = (owners: readonly object[], snap: Int32Array) => void;
+
+/**
+ * One function per body: the models of one exploration (one per choice of
+ * the walks' ranges, with the same fields each) share it, so it is compiled
+ * and optimized once.
+ */
+const COPY_CODE = new Map<string, Copy>();
+
+function copyCode(body: string): Copy {
+  let f = COPY_CODE.get(body);
+  if (f === undefined) {
+    // The body is made from the model's own field names (JSON-quoted) and numbers only.
+    f = new Function("owners", "s", body) as Copy;
+    COPY_CODE.set(body, f);
+  }
+  return f;
 }
 
 /**
