@@ -109,6 +109,14 @@ export class KernelModel implements Model {
   private readonly slots: Slot[] = [];
   private readonly snapshotWords: number;
   private readonly initial: Int32Array;
+  /** the slots, read and written by code made once per model (monomorphic loads, no keyed lookups) */
+  private readonly readSlots: (owners: readonly object[], snap: Int32Array) => void;
+  private readonly writeSlots: (owners: readonly object[], snap: Int32Array) => void;
+  private readonly owners: object[] = [];
+  /** hash()'s copy of the CPU-local fields (from stateWords on), kept between calls */
+  private readonly scratch: Int32Array;
+  /** the shared words a snapshot holds, as one view made once */
+  private readonly stateView: Int32Array;
   /** what the oracle saw that the scenario does not declare, last final state */
   detail = "";
   /** the first wrong frame and its page index at the last final state, -1 if none */
@@ -173,6 +181,9 @@ export class KernelModel implements Model {
     add(this.bystanders, ["pc"]);
     add(this.host, ["used"]);
     this.snapshotWords = at;
+    [this.readSlots, this.writeSlots] = compileSlots(this.slots, this.owners);
+    this.scratch = new Int32Array(at);
+    this.stateView = this.mem.i32.subarray(0, this.stateWords);
     this.skip = new Uint8Array(at);
     this.skip[CTL.clock] = 1;
     for (let c = 0; c < this.allCpus; c++) {
@@ -251,33 +262,43 @@ export class KernelModel implements Model {
     } else this.scenario.walker.step(this.cpus[id], this.walks[id - 1]);
   }
 
-  save(): unknown {
-    const snap = new Int32Array(this.snapshotWords);
-    snap.set(this.mem.i32.subarray(0, this.stateWords));
-    for (const slot of this.slots) {
-      const v = slot.owner[slot.key];
-      if (slot.kind === "array") snap.set(v as Int32Array, slot.at);
-      else snap[slot.at] = slot.kind === "bool" ? (v ? 1 : 0) : (v as number);
-    }
+  save(reuse?: unknown): unknown {
+    const into =
+      reuse instanceof Int32Array && reuse.length === this.snapshotWords
+        ? reuse
+        : new Int32Array(this.snapshotWords);
+    return this.saveInto(into);
+  }
+
+  private saveInto(snap: Int32Array): Int32Array {
+    snap.set(this.stateView);
+    this.readSlots(this.owners, snap);
     return snap;
   }
 
   restore(snapshot: unknown): void {
     const snap = snapshot as Int32Array;
     this.mem.i32.set(snap.subarray(0, this.stateWords));
-    for (const slot of this.slots) {
-      if (slot.kind === "array") {
-        (slot.owner[slot.key] as Int32Array).set(snap.subarray(slot.at, slot.at + slot.len));
-      } else slot.owner[slot.key] = slot.kind === "bool" ? snap[slot.at] !== 0 : snap[slot.at];
-    }
+    this.writeSlots(this.owners, snap);
   }
 
   hash(): number {
-    const w = this.save() as Int32Array;
+    // The words a snapshot would hold, in its order: the shared words read in
+    // place, the CPU-local fields copied into the kept buffer first.
+    const mem = this.mem.i32;
+    const w = this.scratch;
+    this.readSlots(this.owners, w);
     const skip = this.skip;
+    const split = this.stateWords;
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x1b873593 | 0;
-    for (let i = 0; i < w.length; i++) {
+    for (let i = 0; i < split; i++) {
+      if (skip[i] === 1) continue;
+      const v = mem[i];
+      h1 = Math.imul(h1 ^ v, 0x01000193);
+      h2 = Math.imul(h2 ^ v ^ (h2 >>> 15), 0x5bd1e995);
+    }
+    for (let i = split; i < w.length; i++) {
       if (skip[i] === 1) continue;
       const v = w[i];
       h1 = Math.imul(h1 ^ v, 0x01000193);
@@ -328,6 +349,56 @@ export class KernelModel implements Model {
     }
     return out.sort((x, y) => x.clock - y.clock);
   }
+}
+
+/**
+ * The code that copies every slot into a snapshot and back, made once per
+ * layout of the fields: one property load or store per field, by name, as a hand-written
+ * copy would do it (a loop over the slots looks each field up by a key it
+ * holds in a variable, which costs most of a state's time). Fills `owners`
+ * with the objects the code reads, by index.
+ */
+function compileSlots(slots: readonly Slot[], owners: object[]): [Copy, Copy] {
+  const read: string[] = [];
+  const write: string[] = [];
+  for (const slot of slots) {
+    let o = owners.indexOf(slot.owner);
+    if (o < 0) o = owners.push(slot.owner) - 1;
+    const field = `owners[${o}][${JSON.stringify(slot.key)}]`;
+    if (slot.kind === "array") {
+      read.push(`s.set(${field}, ${slot.at});`);
+      // A loop, not set(subarray): a subarray is an object made per call.
+      write.push(
+        `{ const a = ${field}; for (let k = 0; k < ${slot.len}; k++) a[k] = s[${slot.at} + k]; }`,
+      );
+    } else if (slot.kind === "bool") {
+      read.push(`s[${slot.at}] = ${field} ? 1 : 0;`);
+      write.push(`${field} = s[${slot.at}] !== 0;`);
+    } else {
+      read.push(`s[${slot.at}] = ${field};`);
+      write.push(`${field} = s[${slot.at}];`);
+    }
+  }
+  return [copyCode(read.join("\n")), copyCode(write.join("\n"))];
+}
+
+type Copy = (owners: readonly object[], snap: Int32Array) => void;
+
+/**
+ * One function per body: the models of one exploration (one per choice of
+ * the walks' ranges, with the same fields each) share it, so it is compiled
+ * and optimized once.
+ */
+const COPY_CODE = new Map<string, Copy>();
+
+function copyCode(body: string): Copy {
+  let f = COPY_CODE.get(body);
+  if (f === undefined) {
+    // The body is made from the model's own field names (JSON-quoted) and numbers only.
+    f = new Function("owners", "s", body) as Copy;
+    COPY_CODE.set(body, f);
+  }
+  return f;
 }
 
 /**

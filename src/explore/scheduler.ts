@@ -28,8 +28,11 @@ export interface Model {
   /** write the enabled actions into `out`, returns how many */
   enabled(out: number[]): number;
   apply(action: number): void;
-  /** an opaque copy of the whole state, and back */
-  save(): unknown;
+  /**
+   * an opaque copy of the whole state, and back; `reuse`, when given, is an
+   * earlier snapshot of this model that is no longer needed, to write over
+   */
+  save(reuse?: unknown): unknown;
   restore(snapshot: unknown): void;
   /** a hash of everything that decides the future (53 bits, for the visited table) */
   hash(): number;
@@ -167,7 +170,7 @@ export const PROGRESS_RUNS = 256;
 interface Entry {
   total: number;
   violating: number;
-  hist: Float64Array;
+  hist: number[];
   /** length of the shortest violating suffix from here, -1 if none */
   cexLen: number;
   /** its first action and the entry it leads to (a chain, not a copy per state) */
@@ -192,6 +195,9 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
   let steps = 0;
   let complete = true;
   const buffers: number[][] = [];
+  const orders: number[][] = [];
+  // One snapshot per depth, written over by the next state at that depth.
+  const snaps: unknown[] = [];
 
   const visit = (prev: number, used: number, depth: number): Entry => {
     let key = 0;
@@ -209,7 +215,8 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
     const e: Entry = {
       total: 0,
       violating: 0,
-      hist: new Float64Array(labels),
+      // A plain array: a typed array per state costs more than the rest of the bookkeeping.
+      hist: new Array<number>(labels).fill(0),
       cexLen: -1,
       cexAct: -1,
       cexNext: null,
@@ -225,9 +232,12 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
     } else if (states > maxStates) {
       complete = false;
     } else {
-      const snap = model.save();
+      const snap = model.save(snaps[depth]);
+      snaps[depth] = snap;
       // The running agent first: the first counterexample found switches least.
-      const order = en.slice(0, n).sort((x, y) => rank(x, prev) - rank(y, prev));
+      if (orders[depth] === undefined) orders[depth] = [];
+      const order = orders[depth];
+      sortByRank(en, n, prev, order);
       const prevEnabled = prev >= 0 && stillEnabled(order, n, prev);
       for (let i = 0; i < n; i++) {
         const act = order[i];
@@ -268,7 +278,7 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
   return {
     explored: root.total,
     violations: root.violating,
-    histogram: root.hist,
+    histogram: Float64Array.from(root.hist),
     states,
     steps,
     complete,
@@ -278,6 +288,20 @@ export function exhaustive(model: Model, opt: ExhaustiveOptions): SearchResult {
 
 function rank(act: number, prev: number): number {
   return (agentOf(act) === prev ? 0 : 1000) + act;
+}
+
+/** en[0 .. n) into out[0 .. n), by rank (an insertion sort: n is a handful of actions). */
+function sortByRank(en: readonly number[], n: number, prev: number, out: number[]): void {
+  for (let i = 0; i < n; i++) {
+    const act = en[i];
+    const r = rank(act, prev);
+    let k = i;
+    while (k > 0 && rank(out[k - 1], prev) > r) {
+      out[k] = out[k - 1];
+      k--;
+    }
+    out[k] = act;
+  }
 }
 
 function mixKey(h: number, prev: number, used: number): number {

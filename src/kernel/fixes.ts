@@ -64,6 +64,11 @@ export interface Knobs {
   headRead: boolean;
   /** GR: after the grab, re-check that the page's compound head is still the folio grabbed (c24d37322548) */
   recheckHead: boolean;
+  // ---- gup-vs-split mutants (weakened head re-checks) ----
+  /** GR runs before GG (the grab) instead of after it: a second read of the head with no reference held */
+  recheckHeadBeforeGrab: boolean;
+  /** GR reads the grabbed head's own compound head (compound_head(head) != head), which a split leaves alone, not the page's */
+  recheckHeadOfFolio: boolean;
 }
 
 export type TableFree = "now" | "defer" | "sync-rcu";
@@ -108,6 +113,9 @@ export const KNOB_DEFAULTS: Knobs = {
   ipiPvFlush: false,
   headRead: false,
   recheckHead: false,
+  // gup-vs-split mutants
+  recheckHeadBeforeGrab: false,
+  recheckHeadOfFolio: false,
 };
 
 /** The values an enum knob accepts (every other knob is a boolean). */

@@ -311,7 +311,7 @@ function headStep(cpu: Cpu, w: GupWalk, step: number): void {
       const t = cpu.stamp();
       w.folio = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
       cpu.traceRead(t, step, w.region, w.j, w.frame, w.folio);
-      w.pc = STEP.GG;
+      w.pc = cpu.fix.recheckHead && cpu.fix.recheckHeadBeforeGrab ? STEP.GR : STEP.GG;
       break;
     }
     case STEP.GG: {
@@ -324,15 +324,18 @@ function headStep(cpu: Cpu, w: GupWalk, step: number): void {
         break;
       }
       w.grabbed = true;
-      w.pc = cpu.fix.recheckHead ? STEP.GR : afterPin(cpu);
+      w.pc = cpu.fix.recheckHead && !cpu.fix.recheckHeadBeforeGrab ? STEP.GR : afterPin(cpu);
       break;
     }
     case STEP.GR: {
+      // page_folio(page) != folio. Mutants: the grabbed head's own head
+      // (recheckHeadOfFolio), or a re-read before the grab (recheckHeadBeforeGrab).
+      const of = cpu.fix.recheckHeadOfFolio ? w.folio : w.frame;
       const t = cpu.stamp();
-      const head = Atomics.load(mem.i32, mem.frame(w.frame, FRAME.head));
-      cpu.traceRead(t, step, w.region, w.j, w.frame, head);
+      const head = Atomics.load(mem.i32, mem.frame(of, FRAME.head));
+      cpu.traceRead(t, step, w.region, w.j, of, head);
       if (head !== w.folio) backOff(cpu, w, WALK.BACKOFF_HEAD);
-      else w.pc = afterPin(cpu);
+      else w.pc = cpu.fix.recheckHeadBeforeGrab ? STEP.GG : afterPin(cpu);
       break;
     }
   }

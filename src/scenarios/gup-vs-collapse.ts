@@ -451,7 +451,7 @@ export const gupVsCollapse: Scenario = {
       fix: "ipi~recheckPte=false",
       text: "fix 1 without the G7 pte re-check",
       equivalent:
-        "K6 waits for every walker that read the table to leave, and the split maps the same subpages a walker's huge-pmd pin holds: no pte a walker read changes under it",
+        "K6 waits for every walker that read the table to leave, and the split maps the same subpages a walker's huge-pmd pin holds: no pte a walker read changes under it. No scenario of the family can catch it: a walker between G3 and G8 holds back the waiting flush IPI that follows every pte change, and the kernel frees or reuses the old page only after that flush (collapse's K6 after K5, split's freeze after its unmap flush, the mmu_gather's free after its flush), so the page is still the walker's when pinned. G7 guards the platforms whose flush sends no IPI (arm64 TLBI, INVLPGB, the KVM PV flush): g7-dropped and mthp-g7-dropped catch its removal there",
     },
   ],
   outcomes: OUTCOMES,

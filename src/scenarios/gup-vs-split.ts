@@ -323,7 +323,43 @@ export const gupVsSplit: Scenario = {
       knobs: { ...HEAD, ipi: "gup", ipiPvFlush: true },
     },
   ],
-  mutants: [],
+  mutants: [
+    {
+      id: "split-gr-dropped",
+      fix: "recheck~recheckHead=false",
+      text: "c24d37322548 undone: no head re-check after the grab; G7 sees the same pte the split put back",
+    },
+    {
+      id: "split-gr-before-grab",
+      fix: "recheck~recheckHeadBeforeGrab=true",
+      text: "the head re-checked before the grab, not after it: the split can still land between the re-check and the reference",
+    },
+    {
+      id: "split-gr-folio-head",
+      fix: "recheck~recheckHeadOfFolio=true",
+      text: "the re-check reads the grabbed head's own head (compound_head(head) != head), which a split leaves as it was, not the page's",
+    },
+    {
+      id: "split-ipi-no-wait",
+      fix: "ipi~ipiWait=false",
+      text: "the unmap's flush IPI sent without waiting for the acks: the freeze runs while a walker is between reading the head and grabbing it",
+    },
+    {
+      id: "split-ipi-irq-off",
+      fix: "ipi~ipiWhileIrqOff=true",
+      text: "walkers take the flush IPI with interrupts off (G0..G9)",
+    },
+    {
+      id: "split-ipi-dropped",
+      fix: "ipi~ipi=none",
+      text: "no flush IPI and no head re-check: arm64's TLBI broadcast",
+    },
+    {
+      id: "split-ipi-pv-flush",
+      fix: "ipi~ipiPvFlush=true",
+      text: "x86's waiting flush inside a KVM guest: the PV flush leaves out a walker's vCPU that the host preempted (caught only through a host preemption)",
+    },
+  ],
   outcomes: OUTCOMES,
   defaultDelays: [
     { point: "start", maxNs: 1500, prob: 1 },
