@@ -5,7 +5,7 @@ import { writableDirProblem } from "../bench/atomic.js";
 import { defaultResultsDir, saveResults } from "../bench/files.js";
 import { acquireLock, LockHeld } from "../bench/lock.js";
 import { runStorm, stormMarkdown, stormPlan } from "../bench/storm.js";
-import { plan, runSuite } from "../bench/suite.js";
+import { DEFAULT_CPUS, plan, runSuite } from "../bench/suite.js";
 import { markdownSummary } from "../report/markdown.js";
 import { LIMITS } from "../run/config.js";
 import { DEFAULT_SCENARIO, SCENARIO_NAMES } from "../scenarios/index.js";
@@ -34,6 +34,12 @@ export const BENCH_FLAGS: FlagSpec[] = [
     min: 0,
     max: LIMITS.bystanders.max,
     help: "also run every CPU count with N bystander CPUs beside it (doubles the cost runs; default 0: none)",
+  },
+  {
+    name: "cpus",
+    kind: "string",
+    arg: "LIST",
+    help: `CPU counts of the cost runs, comma-separated, each 2 to 64 (default ${DEFAULT_CPUS.full.join(",")}; --quick ${DEFAULT_CPUS.quick.join(",")})`,
   },
   { name: "json", kind: "bool", help: "print one JSON object on stdout instead of the summary" },
   {
@@ -71,6 +77,14 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
     return EXIT.ok;
   }
   const quick = flags.get("quick") === true;
+  const cpuList = flags.get("cpus") as string | undefined;
+  const cpus = cpuList === undefined ? undefined : parseCpuList(cpuList);
+  if (cpus === null) {
+    io.err(
+      `gupstress bench: --cpus '${cpuList}' is not a list of CPU counts (accepted: whole numbers from 2 to 64, comma-separated, e.g. 2,4,8)\n`,
+    );
+    return EXIT.usage;
+  }
   const json = flags.get("json") === true;
   const quiet = flags.get("quiet") === true;
   if (flags.get("storm") === true) {
@@ -104,10 +118,23 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   try {
     const scenario = (flags.get("scenario") as string | undefined) ?? DEFAULT_SCENARIO;
     const bystanders = (flags.get("bystanders") as number | undefined) ?? 0;
-    return await benchLocked(dir, quick, json, quiet, io, scenario, bystanders);
+    return await benchLocked(dir, quick, json, quiet, io, scenario, bystanders, cpus);
   } finally {
     release();
   }
+}
+
+/** "2,4,8" -> [2, 4, 8]; null when any entry is not a whole number from 2 to 64. */
+export function parseCpuList(text: string): number[] | null {
+  const parts = text.split(",").map((x) => x.trim());
+  const out: number[] = [];
+  for (const x of parts) {
+    if (!/^\d+$/.test(x)) return null;
+    const n = Number(x);
+    if (n < 2 || n > 64) return null;
+    out.push(n);
+  }
+  return out.length > 0 ? out : null;
 }
 
 async function benchLocked(
@@ -118,9 +145,10 @@ async function benchLocked(
   io: Io,
   scenario: string,
   bystanders: number,
+  cpus: number[] | undefined,
 ): Promise<number> {
   const log = quiet ? () => {} : (s: string) => io.err(`${s}\n`);
-  const p = plan(quick, scenario, bystanders);
+  const p = plan(quick, scenario, bystanders, cpus);
   log(
     `gupstress bench ${scenario}${quick ? " --quick" : ""}: ${p.rounds} rounds x ${p.cpus.length} CPU counts (${p.cpus.join(", ")})${bystanders > 0 ? ` x bystanders ${p.bystanders.join(" and ")}` : ""} x the baseline and each clean fix, ${p.runMs} ms each`,
   );

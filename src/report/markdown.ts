@@ -4,6 +4,10 @@
 import { type BenchResults, partsOf, type Rme, type VariantResult } from "./results.js";
 import { formatNumber } from "./svg.js";
 
+/** How every ± of the cost tables is computed (docs/bench.md, "Margins of error"). */
+export const MARGINS =
+  "Each figure: the median over rounds of the per-round figure (rates, GUP-fast quantiles, ratios paired with the baseline in the same round), or for the mutator's operations (one collapse or free, its IPI wait, its blocked time) the quantile of all rounds' samples pooled. ± is the longer side of its 95% interval, relative: order statistics of the rounds for a median, a bootstrap that resamples whole rounds for a pooled quantile, so both carry the round-to-round drift; none below 6 rounds (\"0\" with no ± where the interval is not 0 to 0).";
+
 export interface Table {
   title: string;
   note: string;
@@ -15,6 +19,8 @@ export interface Table {
 export function withRme(value: number | null | undefined, rme: Rme | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "n/a";
   const v = formatNumber(value);
+  // 0 in every round (a fix that never waits): exact, no margin to show.
+  if (value === 0 && rme === 0) return v;
   return rme === null || rme === undefined || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
 }
 
@@ -116,7 +122,7 @@ export function resultTables(res: BenchResults): Table[] {
   const tables: Table[] = [
     {
       title: `Cost per fix (${cpus} CPUs: 1 collapse + ${cpus - 1} GUP-fast)`,
-      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds; ± is the 95% relative margin of error over rounds; "vs none" is paired per round.`,
+      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds. ${MARGINS}`,
       head: VARIANT_HEAD,
       rows: res.variants.map((v) => variantRow(v, false, partsOf(res).baseline)),
     },
