@@ -108,6 +108,36 @@ describe("the HTML report", () => {
     expect(html.match(/<svg\b/g)?.length).toBe(cs.length);
   });
 
+  it("draws kvm-pv-flush's race rate against the preemption probability, from 0 (no races) to the default", () => {
+    const curve = [0, 0.25, 0.5, 1].map((scale) => ({
+      fix: "kvm-pv-flush",
+      scale,
+      prob: 0.1 * scale,
+      iterations: 100_000,
+      races: Math.round(500 * scale),
+      racesPerMillion: 5000 * scale,
+      racesPerMillionRme: scale === 0 ? null : 9,
+    }));
+    const withCurve = { ...res, preemptCurve: curve };
+    const c = charts(withCurve).find((x) => x.id === "preempt-curve");
+    expect(c).toBeDefined();
+    expect(c?.caption).toContain("kvm-pv-flush at 0: 0 races in 100k iterations");
+    // the line's first point sits on the x axis's 0 and the y axis's 0 (the plot's bottom)
+    const d = /<path d="M([\d.]+) ([\d.]+)L/.exec(c?.svg ?? "");
+    const bottom = Math.max(
+      ...[...(c?.svg ?? "").matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) =>
+        Number(m[1]),
+      ),
+    );
+    expect(Number(d?.[2])).toBeCloseTo(bottom, 5);
+    const xs = [...(c?.svg ?? "").matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(4);
+    // drawn to scale: 0, 0.025, 0.05, 0.1 -> gaps 1 : 1 : 2
+    expect(xs[3] - xs[2]).toBeCloseTo(2 * (xs[2] - xs[1]), 5);
+    expect(renderHtml(withCurve)).toContain('<figure id="preempt-curve">');
+    expect(markdownSummary(withCurve)).toContain("| kvm-pv-flush | 0.000 | 100k | 0 | 0 |");
+  });
+
   it("needs no network: no external scripts, styles, fonts or images", () => {
     const urls = [...html.matchAll(/https?:\/\/[^\s"')]+/g)].map((m) => m[0]);
     expect(urls.every((u) => u === "http://www.w3.org/2000/svg")).toBe(true);

@@ -462,6 +462,11 @@ export async function runSuite(
       settings: {
         scenario: scenario.name,
         parts,
+        mutator: scenario.roles.mutator,
+        ...(parts.recheck !== null
+          ? { recheckKind: resolveFix(scenario, parts.recheck).recheckHead ? "head" : "pmd" }
+          : {}),
+        margins: "median-os",
         rounds: p.rounds,
         runMs: p.runMs,
         cpus: p.cpus,

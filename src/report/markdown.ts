@@ -60,19 +60,29 @@ function variantRow(v: VariantResult, withCpus: boolean, baseline: string): stri
   return withCpus ? [String(v.cpus), ...row] : row;
 }
 
-const VARIANT_HEAD = [
+/** The mutator's operation in the tables' words: "collapse", "THP split", "table free". */
+export function opName(res: Pick<BenchResults, "settings">): string {
+  return res.settings.mutator ?? "collapse";
+}
+
+/** The re-check the summaries name: G6 (the pmd) or GR (the compound head). */
+export function recheckName(res: Pick<BenchResults, "settings">): string {
+  return res.settings.recheckKind === "head" ? "head re-check (GR, c24d37322548)" : "re-check (G6)";
+}
+
+const variantHead = (op: string) => [
   "fix",
   "GUP calls/s per CPU",
   "vs none",
   "GUP p50 ns",
   "GUP p99 ns",
-  "collapse p50 us",
-  "collapse p99 us",
+  `${op} p50 us`,
+  `${op} p99 us`,
   "IPI wait p50 us",
   "IPI wait p99 us",
   "back-off rate",
   "fallback rate",
-  "collapses/s",
+  `${op}s/s`,
   "IPI entries/s per GUP CPU",
 ];
 
@@ -88,14 +98,16 @@ function mutatorWaitTables(res: BenchResults): Table[] {
   return [
     {
       title: "Mutator wait per operation, and cost per GUP-fast call",
-      note: `The wait is the time the mutator blocks in one trial operation (${res.settings.scenario ?? "gup-vs-collapse"}: IPI acks or a grace period; 0 for a fix that never waits): a cost per free or per collapse. The GUP columns are per call. An emulated IPI costs a futex wake, not an APIC IPI. CPU and bystander counts past ${res.environment.cores} threads are oversubscribed: a target may be descheduled when the IPI arrives.`,
+      note: `The wait is the time the mutator blocks in one ${opName(res)} (${res.settings.scenario ?? "gup-vs-collapse"}: IPI acks or a grace period; 0 for a fix that never waits), and the ${opName(res)} column the whole operation: costs per ${opName(res)}. The GUP columns are per call. An emulated IPI costs a futex wake, not an APIC IPI. CPU and bystander counts past ${res.environment.cores} threads are oversubscribed: a target may be descheduled when the IPI arrives.`,
       head: [
         "CPUs",
         "bystanders",
         "fix",
         "wait p50 us",
         "wait p99 us",
-        "ops/s",
+        `${opName(res)} p50 us`,
+        `${opName(res)} p99 us`,
+        `${opName(res)}s/s`,
         "GUP p50 ns",
         "GUP p50 vs none",
         "IPI entries/s per GUP CPU",
@@ -106,6 +118,8 @@ function mutatorWaitTables(res: BenchResults): Table[] {
         v.fix,
         withRme(v.mutatorWaitUs?.p50, v.rme.mutatorWaitUs?.p50),
         withRme(v.mutatorWaitUs?.p99, v.rme.mutatorWaitUs?.p99),
+        withRme(v.collapseLatencyUs.p50, v.rme.collapseLatencyUs.p50),
+        withRme(v.collapseLatencyUs.p99, v.rme.collapseLatencyUs.p99),
         withRme(v.collapsesPerSec, v.rme.collapsesPerSec),
         withRme(v.gupLatencyNs.p50, v.rme.gupLatencyNs.p50),
         v.fix === base ? "1" : ratio(v.vsNone.gupLatencyP50, v.rme.vsNone.gupLatencyP50),
@@ -121,15 +135,15 @@ export function resultTables(res: BenchResults): Table[] {
   const micro = res.micro;
   const tables: Table[] = [
     {
-      title: `Cost per fix (${cpus} CPUs: 1 collapse + ${cpus - 1} GUP-fast)`,
+      title: `Cost per fix (${cpus} CPUs: 1 ${opName(res)} + ${cpus - 1} GUP-fast)`,
       note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds. ${MARGINS}`,
-      head: VARIANT_HEAD,
+      head: variantHead(opName(res)),
       rows: res.variants.map((v) => variantRow(v, false, partsOf(res).baseline)),
     },
     {
       title: "Scaling with CPU count",
       note: `CPU counts past ${res.environment.cores} are oversubscribed (more CPU threads than cores): a target thread may be descheduled when the IPI arrives, as a preempted vCPU is.`,
-      head: ["CPUs", ...VARIANT_HEAD],
+      head: ["CPUs", ...variantHead(opName(res))],
       rows: res.scaling.map((v) => variantRow(v, true, partsOf(res).baseline)),
     },
     ...mutatorWaitTables(res),
@@ -254,7 +268,7 @@ export function headlines(res: BenchResults): string[] {
     `Harness overhead against the floor: ${ratio(res.harnessOverhead, res.harnessOverheadRme)} (${withRme(m.harnessNsPerCall.value, m.harnessNsPerCall.rme)} ns vs ${withRme(res.floorNsPerCall, res.floorNsPerCallRme)} ns per ${m.ptesPerWalk}-page walk).`,
   );
   out.push(
-    `The re-check (G6) costs ${ratio(m.floorRecheckOverhead.value, m.floorRecheckOverhead.rme)} per walk at the floor and ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} in the harness, single-threaded` +
+    `The ${recheckName(res)} costs ${ratio(m.floorRecheckOverhead.value, m.floorRecheckOverhead.rme)} per walk at the floor and ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} in the harness, single-threaded` +
       (rc
         ? `; threaded, ${rc.fix} runs at ${ratio(rc.vsNone.gupCallsPerSec, rc.rme.vsNone.gupCallsPerSec)} ${base}'s GUP-fast throughput.`
         : "."),
@@ -265,7 +279,13 @@ export function headlines(res: BenchResults): string[] {
       .map((v) => `${formatNumber(v.ipiWaitUs?.p50 ?? Number.NaN)} us at ${v.cpus}`)
       .join(", ");
     out.push(
-      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; collapse with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} ${base}'s p50 at ${ipi.cpus} CPUs.`,
+      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; ${opName(res)} with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} ${base}'s p50 at ${ipi.cpus} CPUs.`,
+    );
+  }
+  if (res.variants.length > 0 && res.settings.mutator !== undefined) {
+    const at = res.variants[0].cpus;
+    out.push(
+      `One ${opName(res)} (p50, ${at} CPUs), per fix: ${res.variants.map((v) => `${v.fix} ${withRme(v.collapseLatencyUs.p50, v.rme.collapseLatencyUs.p50)} us${v.mutatorWaitUs !== undefined && v.mutatorWaitUs.p50 > 0 ? ` (blocked ${withRme(v.mutatorWaitUs.p50, v.rme.mutatorWaitUs?.p50)})` : ""}`).join(", ")}.`,
     );
   }
   for (const r of res.racePower.filter((x) => x.firstRaceMs)) {
