@@ -221,7 +221,7 @@ function colorFor(name: string): string {
   return colorOf(name.split(/[ ,]/)[0]);
 }
 
-function htmlTable(t: Table): string {
+export function htmlTable(t: Table): string {
   const head = t.head.map((h) => `<th>${escapeXml(h)}</th>`).join("");
   const rows = t.rows
     .map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`)
