@@ -138,6 +138,41 @@ describe("the HTML report", () => {
     expect(markdownSummary(withCurve)).toContain("| kvm-pv-flush | 0.000 | 100k | 0 | 0 |");
   });
 
+  it("the mutator's wait per operation: one chart per bystander count, fixes that never wait left out", () => {
+    const base = fixtureResults();
+    const scaling = [0, 4].flatMap((b) =>
+      base.scaling.map((v) => {
+        const waits = v.fix === "ipi" || v.fix === "upstream";
+        return {
+          ...v,
+          ...(b > 0 ? { bystanders: b } : {}),
+          mutatorWaitUs: waits ? { p50: v.cpus + b, p99: 10 * (v.cpus + b) } : { p50: 0, p99: 0 },
+          rme: { ...v.rme, mutatorWaitUs: waits ? { p50: 4, p99: 9 } : { p50: 0, p99: 0 } },
+        };
+      }),
+    );
+    const withWaits = {
+      ...base,
+      settings: { ...base.settings, bystanders: [0, 4], mutator: "table free" },
+      scaling,
+    };
+    const cs = charts(withWaits).filter((c) => c.id.startsWith("mutator-wait-"));
+    expect(cs.map((c) => c.id)).toEqual(["mutator-wait-0", "mutator-wait-4"]);
+    for (const c of cs) {
+      expect(c.svg).toContain("ipi p50");
+      expect(c.svg).toContain("upstream p99");
+      expect(c.svg).not.toContain("recheck p50");
+      expect(c.svg).not.toContain("NaN");
+    }
+    const md = markdownSummary(withWaits);
+    expect(md).toContain(
+      "| CPUs | bystanders | fix | wait p50 us | wait p99 us | table free p50 us |",
+    );
+    // a wait of 0 in every round is exact: printed without a margin
+    expect(md).toMatch(/\| 2 \| 4 \| recheck \| 0 \| 0 \|/);
+    expect(md).toMatch(/\| 2 \| 4 \| ipi \| 6 ±4\.0% \| 60 ±9\.0% \|/);
+  });
+
   it("needs no network: no external scripts, styles, fonts or images", () => {
     const urls = [...html.matchAll(/https?:\/\/[^\s"')]+/g)].map((m) => m[0]);
     expect(urls.every((u) => u === "http://www.w3.org/2000/svg")).toBe(true);
