@@ -313,7 +313,10 @@ export async function runStorm(
   try {
     // Warm-up (discarded): every worker starts and compiles the paths it will run.
     for (const cpus of p.cpus)
-      for (const fix of p.fixes) await runCell(pool, fix, cpus, 2, p, Math.max(...bystanders));
+      for (const fix of p.fixes) {
+        if (signal?.aborted) throw new Error("interrupted");
+        await runCell(pool, fix, cpus, 2, p, Math.max(...bystanders));
+      }
     for (let round = 0; round < p.rounds; round++) {
       for (const b of bystanders)
         for (const cpus of p.cpus)

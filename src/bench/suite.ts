@@ -282,6 +282,32 @@ async function checked(
   return r;
 }
 
+/** How often a cost run that stalled is run again before the suite gives up. */
+const STALL_RETRIES = 2;
+
+/**
+ * A cost run, run again (same config, same seed) when a CPU stalled: with
+ * more CPU threads than cores a thread can be descheduled past the stall
+ * bound, which says nothing about the fix. Each retry is reported (`again`)
+ * and kept in the results; a stall that repeats is a fault.
+ */
+async function retried(
+  config: RunConfig,
+  pool: Piscina,
+  again: (why: string) => void,
+  signal?: AbortSignal,
+): Promise<StressResult> {
+  for (let k = 0; ; k++) {
+    try {
+      return await checked(config, pool, signal);
+    } catch (e) {
+      const stall = e instanceof HarnessFault && /stall/.test(e.message);
+      if (!stall || k >= STALL_RETRIES || signal?.aborted) throw e;
+      again(e.message.split("\n")[0]);
+    }
+  }
+}
+
 /** Races per million and time to first race (lockstep, default delays, tracing on as in stress). */
 async function racePower(
   p: SuitePlan,
@@ -421,15 +447,21 @@ export async function runSuite(
         await checked(costConfig(scenario.name, fix, cpus, 1, 40, p.sampleEvery), pool, signal);
     const cells = new Map<string, RunFigures[]>();
     const warm: number[] = [];
+    const retries: string[] = [];
     for (let round = 0; round < p.rounds; round++) {
       if (signal?.aborted) throw new Error("interrupted");
       const seed = 1000 + round;
       for (const by of p.bystanders) {
         for (const cpus of p.cpus) {
           for (const fix of costFixes) {
-            const r = await checked(
+            const r = await retried(
               costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery, by),
               pool,
+              (why) => {
+                const note = `round ${round + 1}, ${fix} on ${cpus} CPUs + ${by} bystanders: ${why}`;
+                retries.push(note);
+                log(`  ran again (${note})`);
+              },
               signal,
             );
             warm.push(r.startupMs);
@@ -487,6 +519,7 @@ export async function runSuite(
       micro,
       racePower: races,
       preemptCurve: curve,
+      ...(retries.length > 0 ? { retries } : {}),
       pool: { coldStartupMs: cold.startupMs, warmStartupMs: estimate(warm).value },
       loadAvg: { before: loadBefore, after: loadavg() },
       wallMs: performance.now() - t0,

@@ -307,6 +307,11 @@ export function markdownSummary(res: BenchResults): string {
   ];
   for (const t of resultTables(res))
     parts.push(`## ${t.title}`, "", t.note, "", markdownTable(t), "");
+  if ((res.retries ?? []).length > 0)
+    parts.push(
+      `Cost runs run again after a CPU stalled (${res.retries?.length}): ${res.retries?.join("; ")}.`,
+      "",
+    );
   parts.push(
     `Emulated IPIs are futex wakes between worker threads (about 10 to 30 us when the target sleeps), not APIC IPIs (about 1 to 3 us): compare shapes and ratios with the kernel, not absolute times. Bench wall time ${(res.wallMs / 1000).toFixed(1)} s; pool start cold ${formatNumber(res.pool.coldStartupMs)} ms, warm ${formatNumber(res.pool.warmStartupMs)} ms.`,
     "",

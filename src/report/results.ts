@@ -197,6 +197,8 @@ export interface BenchResults {
    * Absent in results written before host preemption, or with no such fix.
    */
   preemptCurve?: PreemptCurvePoint[];
+  /** cost runs run again after a CPU stalled (oversubscribed machines), one line each; absent: none */
+  retries?: string[];
   pool: { coldStartupMs: number; warmStartupMs: number };
   /** os.loadavg() (1, 5, 15 min) before and after: other work on the machine shows here */
   loadAvg?: { before: number[]; after: number[] };
