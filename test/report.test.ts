@@ -136,6 +136,12 @@ describe("the HTML report", () => {
     expect(xs[3] - xs[2]).toBeCloseTo(2 * (xs[2] - xs[1]), 5);
     expect(renderHtml(withCurve)).toContain('<figure id="preempt-curve">');
     expect(markdownSummary(withCurve)).toContain("| kvm-pv-flush | 0.000 | 100k | 0 | 0 |");
+    expect(markdownSummary(withCurve)).not.toContain("with no preemption at all");
+    // a race at probability 0 is a finding, and the note says so
+    const broken = { ...res, preemptCurve: curve.map((c) => ({ ...c, races: c.races + 1 })) };
+    expect(markdownSummary(broken)).toContain(
+      "kvm-pv-flush raced 1 times with no preemption at all",
+    );
   });
 
   it("the mutator's wait per operation: one chart per bystander count, fixes that never wait left out", () => {
