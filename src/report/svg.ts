@@ -192,7 +192,8 @@ export function lineChart(opts: {
   const ys = pts.map((p) => p.y);
   const y = opts.logY
     ? logScale(Math.min(...ys, Number.POSITIVE_INFINITY), Math.max(...ys, 0), h - m.b, m.t)
-    : linearScale(0, Math.max(1e-9, ...ys), h - m.b, m.t);
+    : // all zeros (no race at any point): an axis up to 1, not up to 1e-9
+      linearScale(0, Math.max(...ys) > 0 ? Math.max(...ys) : 1, h - m.b, m.t);
   // CPU counts are few and uneven: spread them evenly, labelled. A linear x
   // runs from 0 to the largest value, with a margin at each end.
   const span =
