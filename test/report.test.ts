@@ -170,6 +170,12 @@ describe("the HTML report", () => {
       expect(c.svg).not.toContain("recheck p50");
       expect(c.svg).not.toContain("NaN");
     }
+    // the CPU-count charts draw the runs without bystanders: one point per fix and CPU count
+    const gup = charts(withWaits).find((c) => c.id === "gup-scaling");
+    expect(gup?.svg.match(/<circle\b/g)).toHaveLength(4 * 4);
+    const scalingTable = resultTables(withWaits).find((t) => t.title === "Scaling with CPU count");
+    expect(scalingTable?.head.slice(0, 3)).toEqual(["CPUs", "bystanders", "fix"]);
+    expect(scalingTable?.rows).toHaveLength(2 * 16);
     const md = markdownSummary(withWaits);
     expect(md).toContain(
       "| CPUs | bystanders | fix | wait p50 us | wait p99 us | table free p50 us |",

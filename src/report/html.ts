@@ -24,7 +24,9 @@ export function charts(res: BenchResults): Chart[] {
   const v = res.variants;
   const cpus = v[0]?.cpus ?? 2;
   const fixes = res.settings.fixes;
-  const scal = (fix: string) => res.scaling.filter((s) => s.fix === fix);
+  // The CPU-count charts: no bystanders (the mutator-wait charts have one per bystander count).
+  const scal = (fix: string) =>
+    res.scaling.filter((s) => s.fix === fix && (s.bystanders ?? 0) === 0);
   const cores = res.environment.cores;
   const op = opName(res);
   const Op = op.charAt(0).toUpperCase() + op.slice(1);

@@ -129,6 +129,9 @@ function mutatorWaitTables(res: BenchResults): Table[] {
   ];
 }
 
+/** Did the suite run its CPU counts with bystanders too? */
+const withBystanders = (res: BenchResults) => (res.settings.bystanders ?? [0]).length > 1;
+
 export function resultTables(res: BenchResults): Table[] {
   const s = res.settings;
   const cpus = res.variants[0]?.cpus ?? 2;
@@ -143,8 +146,13 @@ export function resultTables(res: BenchResults): Table[] {
     {
       title: "Scaling with CPU count",
       note: `CPU counts past ${res.environment.cores} are oversubscribed (more CPU threads than cores): a target thread may be descheduled when the IPI arrives, as a preempted vCPU is.`,
-      head: ["CPUs", ...variantHead(opName(res))],
-      rows: res.scaling.map((v) => variantRow(v, true, partsOf(res).baseline)),
+      head: withBystanders(res)
+        ? ["CPUs", "bystanders", ...variantHead(opName(res))]
+        : ["CPUs", ...variantHead(opName(res))],
+      rows: res.scaling.map((v) => {
+        const row = variantRow(v, true, partsOf(res).baseline);
+        return withBystanders(res) ? [row[0], String(v.bystanders ?? 0), ...row.slice(1)] : row;
+      }),
     },
     ...mutatorWaitTables(res),
     {
@@ -280,7 +288,9 @@ export function headlines(res: BenchResults): string[] {
         : "."),
   );
   if (ipi?.ipiWaitUs) {
-    const scal = res.scaling.filter((v) => v.fix === ipi.fix && v.ipiWaitUs);
+    const scal = res.scaling.filter(
+      (v) => v.fix === ipi.fix && v.ipiWaitUs && (v.bystanders ?? 0) === 0,
+    );
     const range = scal
       .map((v) => `${formatNumber(v.ipiWaitUs?.p50 ?? Number.NaN)} us at ${v.cpus}`)
       .join(", ");
