@@ -61,6 +61,8 @@ export function saveStorm(results: StormResults, dir: string, quick: boolean): [
 
 export const STORM_LATEST = "storm-latest.json";
 
+const isString = (x: unknown): x is string => typeof x === "string";
+
 /**
  * Storm results beside a bench result (its directory's storm-latest.json):
  * null when there are none; throws ResultsFileError (one line) when the file
@@ -99,7 +101,7 @@ export function loadStorm(file: string): StormResults | null {
       (c) =>
         typeof c === "object" &&
         c !== null &&
-        typeof c.fix === "string" &&
+        isString(c.fix) &&
         typeof c.cpus === "number" &&
         typeof c.shares === "number" &&
         typeof c.unshareP50Us === "number",
