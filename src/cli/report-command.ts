@@ -38,7 +38,7 @@ export const REPORT_FLAGS: FlagSpec[] = [
     name: "in",
     kind: "string",
     arg: "FILE",
-    help: "results to read (default: results/latest.json)",
+    help: "results to read (default: results/latest.json); storm-latest.json beside it (bench --storm), when there is one, adds the unshare storms",
   },
   {
     name: "out",
