@@ -108,6 +108,83 @@ describe("the HTML report", () => {
     expect(html.match(/<svg\b/g)?.length).toBe(cs.length);
   });
 
+  it("draws kvm-pv-flush's race rate against the preemption probability, from 0 (no races) to the default", () => {
+    const curve = [0, 0.25, 0.5, 1].map((scale) => ({
+      fix: "kvm-pv-flush",
+      scale,
+      prob: 0.1 * scale,
+      iterations: 100_000,
+      races: Math.round(500 * scale),
+      racesPerMillion: 5000 * scale,
+      racesPerMillionRme: scale === 0 ? null : 9,
+    }));
+    const withCurve = { ...res, preemptCurve: curve };
+    const c = charts(withCurve).find((x) => x.id === "preempt-curve");
+    expect(c).toBeDefined();
+    expect(c?.caption).toContain("kvm-pv-flush at 0: 0 races in 100k iterations");
+    // the line's first point sits on the x axis's 0 and the y axis's 0 (the plot's bottom)
+    const d = /<path d="M([\d.]+) ([\d.]+)L/.exec(c?.svg ?? "");
+    const bottom = Math.max(
+      ...[...(c?.svg ?? "").matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) =>
+        Number(m[1]),
+      ),
+    );
+    expect(Number(d?.[2])).toBeCloseTo(bottom, 5);
+    const xs = [...(c?.svg ?? "").matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(4);
+    // drawn to scale: 0, 0.025, 0.05, 0.1 -> gaps 1 : 1 : 2
+    expect(xs[3] - xs[2]).toBeCloseTo(2 * (xs[2] - xs[1]), 5);
+    expect(renderHtml(withCurve)).toContain('<figure id="preempt-curve">');
+    expect(markdownSummary(withCurve)).toContain("| kvm-pv-flush | 0.000 | 100k | 0 | 0 |");
+    expect(markdownSummary(withCurve)).not.toContain("with no preemption at all");
+    // a race at probability 0 is a finding, and the note says so
+    const broken = { ...res, preemptCurve: curve.map((c) => ({ ...c, races: c.races + 1 })) };
+    expect(markdownSummary(broken)).toContain(
+      "kvm-pv-flush raced 1 times with no preemption at all",
+    );
+  });
+
+  it("the mutator's wait per operation: one chart per bystander count, fixes that never wait left out", () => {
+    const base = fixtureResults();
+    const scaling = [0, 4].flatMap((b) =>
+      base.scaling.map((v) => {
+        const waits = v.fix === "ipi" || v.fix === "upstream";
+        return {
+          ...v,
+          ...(b > 0 ? { bystanders: b } : {}),
+          mutatorWaitUs: waits ? { p50: v.cpus + b, p99: 10 * (v.cpus + b) } : { p50: 0, p99: 0 },
+          rme: { ...v.rme, mutatorWaitUs: waits ? { p50: 4, p99: 9 } : { p50: 0, p99: 0 } },
+        };
+      }),
+    );
+    const withWaits = {
+      ...base,
+      settings: { ...base.settings, bystanders: [0, 4], mutator: "table free" },
+      scaling,
+    };
+    const cs = charts(withWaits).filter((c) => c.id.startsWith("mutator-wait-"));
+    expect(cs.map((c) => c.id)).toEqual(["mutator-wait-0", "mutator-wait-4"]);
+    for (const c of cs) {
+      expect(c.svg).toContain("ipi p50");
+      expect(c.svg).toContain("upstream p99");
+      expect(c.svg).not.toContain("recheck p50");
+      expect(c.svg).not.toContain("NaN");
+    }
+    // the CPU-count charts draw the runs without bystanders: one point per fix and CPU count
+    const gup = charts(withWaits).find((c) => c.id === "gup-scaling");
+    expect(gup?.svg.match(/<circle\b/g)).toHaveLength(4 * 4);
+    const scalingTable = resultTables(withWaits).find((t) => t.title === "Scaling with CPU count");
+    expect(scalingTable?.head.slice(0, 3)).toEqual(["CPUs", "bystanders", "fix"]);
+    expect(scalingTable?.rows).toHaveLength(2 * 16);
+    const md = markdownSummary(withWaits);
+    expect(md).toContain(
+      "| CPUs | bystanders | fix | wait p50 us | wait p99 us | table free p50 us |",
+    );
+    // a wait of 0 in every round is exact: printed without a margin
+    expect(md).toMatch(/\| 2 \| 4 \| recheck \| 0 \| 0 \|/);
+    expect(md).toMatch(/\| 2 \| 4 \| ipi \| 6 ±4\.0% \| 60 ±9\.0% \|/);
+  });
+
   it("needs no network: no external scripts, styles, fonts or images", () => {
     const urls = [...html.matchAll(/https?:\/\/[^\s"')]+/g)].map((m) => m[0]);
     expect(urls.every((u) => u === "http://www.w3.org/2000/svg")).toBe(true);

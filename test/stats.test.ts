@@ -5,8 +5,12 @@ import {
   censoredQuantile,
   estimate,
   mean,
+  medianCiRanks,
+  medianEstimate,
   pairedRatio,
+  pairedRatioMedian,
   poissonRme,
+  pooledQuantile,
   quantile,
   quantileCi,
   quantileEstimate,
@@ -105,5 +109,53 @@ describe("rates and bounds", () => {
     expect(poissonRme(100)).toBeCloseTo(19.6, 10);
     expect(poissonRme(10_000)).toBeCloseTo(1.96, 10);
     expect(poissonRme(0)).toBeNull();
+  });
+});
+
+describe("intervals that carry the round-to-round drift", () => {
+  it("the median's order-statistic interval: exact binomial ranks, none below 6 values", () => {
+    expect(medianCiRanks(5)).toBeNull();
+    // n = 6: min..max, coverage 1 - 2/64
+    expect(medianCiRanks(6)).toEqual({ lo: 0, hi: 5, coverage: 1 - 2 / 64 });
+    // n = 20: x(6)..x(15) (1-based), P(Bin(20, 1/2) <= 5) = 0.0207
+    const r20 = medianCiRanks(20);
+    expect(r20?.lo).toBe(5);
+    expect(r20?.hi).toBe(14);
+    expect(r20?.coverage).toBeGreaterThanOrEqual(0.95);
+    for (const n of [6, 10, 15, 20, 40, 100]) {
+      const r = medianCiRanks(n);
+      expect(r?.coverage).toBeGreaterThanOrEqual(0.95);
+      expect((r?.lo ?? 0) + (r?.hi ?? 0)).toBe(n - 1); // symmetric
+    }
+  });
+
+  it("median of rounds: the longer side of the interval over the median; 0 in every round is exact", () => {
+    const e = medianEstimate([10, 11, 9, 10, 12, 10, 8]);
+    expect(e.value).toBe(10);
+    expect(e.lo).toBe(8);
+    expect(e.hi).toBe(12);
+    expect(e.rme).toBeCloseTo(20, 10);
+    expect(medianEstimate([0, 0, 0, 0, 0, 0]).rme).toBe(0);
+    expect(medianEstimate([0, 0, 0, 0, 0, 3]).rme).toBeNull();
+    expect(medianEstimate([1, 2, 3]).rme).toBeNull();
+    expect(pairedRatioMedian([2, 4, 6, 8, 10, 12], [1, 2, 3, 4, 5, 6]).rme).toBeCloseTo(0, 10);
+  });
+
+  it("pooled quantile: rounds that differ widen the interval; alike rounds keep it narrow", () => {
+    const alike = Array.from({ length: 10 }, (_, r) =>
+      Array.from({ length: 200 }, (_, i) => 100 + ((i * 37 + r) % 20)),
+    );
+    const drift = alike.map((g, r) => g.map((v) => v * (r % 2 === 0 ? 1 : 2)));
+    const a = pooledQuantile(alike, 0.5);
+    const d = pooledQuantile(drift, 0.5);
+    expect(a.n).toBe(10);
+    expect(a.lo).toBeLessThanOrEqual(a.value);
+    expect(a.hi).toBeGreaterThanOrEqual(a.value);
+    expect(a.rme).not.toBeNull();
+    expect(d.rme).not.toBeNull();
+    expect(d.rme as number).toBeGreaterThan(5 * (a.rme as number));
+    // seeded: the same input, the same interval
+    expect(pooledQuantile(drift, 0.99)).toEqual(pooledQuantile(drift, 0.99));
+    expect(pooledQuantile(alike.slice(0, 5), 0.5).rme).toBeNull();
   });
 });

@@ -23,7 +23,7 @@ import { Rng } from "../run/random.js";
 import { Waiter } from "../run/wait.js";
 import { resolveFix } from "../scenarios/index.js";
 import type { Scenario } from "../scenarios/scenario.js";
-import { estimate, pairedRatio } from "../stats/stats.js";
+import { medianEstimate, pairedRatioMedian } from "../stats/stats.js";
 
 const PTES = 8;
 /** walks per tinybench iteration: keeps the timer's own cost out of a ~200 ns call */
@@ -133,9 +133,10 @@ function batched(walk: () => number): () => void {
 }
 
 /**
- * `passes` tinybench runs of the four walkers, each pass all four in turn, so
+ * `passes` tinybench runs of the five walkers, each pass all five in turn, so
  * that the ratios are paired within a pass and drift between passes shows in
- * their margins.
+ * their margins: the median over passes, with its order-statistic interval
+ * (6 passes at least).
  */
 export async function measureMicro(
   passes: number,
@@ -186,11 +187,11 @@ export async function measureMicro(
   }
   if (sink === -1) console.log(sink);
   const fig = (xs: number[]) => {
-    const e = estimate(xs);
+    const e = medianEstimate(xs);
     return { value: e.value, rme: e.rme };
   };
   const ratio = (a: number[], b: number[]) => {
-    const e = pairedRatio(a, b);
+    const e = pairedRatioMedian(a, b);
     return { value: e.value, rme: e.rme };
   };
   return {

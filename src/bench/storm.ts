@@ -4,12 +4,16 @@
 // table, then tlb_remove_table_sync_one as the policy says: per table, or
 // once per gather when a table became exclusively owned), and a "fork" shares
 // them again. The other CPUs run GUP-fast walks in their own mm and take the
-// IPIs. Per policy, CPU count and share count: the cost of one unshare (exit
-// time / tables) and the walkers' calls per second against policy none.
+// IPIs; bystander CPUs (ids after them) walk no mm and spend stretches with
+// interrupts off, as the suite's bystanders do. Per policy, CPU count, share
+// count and bystander count: the cost of one unshare (exit time / tables), the
+// exit-fork loop's slowdown and the walkers' calls per second against policy
+// none.
 
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Piscina } from "piscina";
+import { bystanderStep } from "../kernel/bystander.js";
 import { Cpu } from "../kernel/cpu.js";
 import {
   HWALK,
@@ -26,11 +30,17 @@ import {
 } from "../kernel/hugetlb.js";
 import { allAcked, firstUnacked, kick } from "../kernel/irq.js";
 import { DONE } from "../kernel/steps.js";
-import { CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
+import { allCpus, CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
+import { BYSTANDER_OFF_NS } from "../run/config.js";
 import { workerFile } from "../run/stress.js";
 import { Waiter } from "../run/wait.js";
 import { resolveFix, scenarioByName } from "../scenarios/index.js";
-import { estimate, quantile } from "../stats/stats.js";
+import {
+  type Interval,
+  medianEstimate,
+  pairedRatioMedian,
+  pooledQuantile,
+} from "../stats/stats.js";
 
 const SCENARIO = "gup-vs-hugetlb-unshare";
 const MAX_SAMPLES = 20_000;
@@ -74,10 +84,11 @@ export function stormCpu(t: StormTask): StormReport {
     mm: t.cpu === 0 ? -1 : mmOfCpu(t.cpu, t.mms),
     ipis: 0,
   };
+  const every = allCpus(t.geo);
   mem.store(mem.cpuA(t.cpu, CPU_A.online), 1);
-  for (let c = 0; c < t.geo.cpus; c++) kick(mem, c);
+  for (let c = 0; c < every; c++) kick(mem, c);
   const online = () => {
-    for (let c = 0; c < t.geo.cpus; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
+    for (let c = 0; c < every; c++) if (mem.load(mem.cpuA(c, CPU_A.online)) === 0) return c;
     return -1;
   };
   if (
@@ -92,8 +103,8 @@ export function stormCpu(t: StormTask): StormReport {
   const worlds = t.geo.regions;
   if (t.cpu === 0) {
     const op = {
-      targets: new Int32Array(t.geo.cpus),
-      epochs: new Int32Array(t.geo.cpus),
+      targets: new Int32Array(every),
+      epochs: new Int32Array(every),
       nTargets: 0,
       waited: false,
     };
@@ -124,7 +135,21 @@ export function stormCpu(t: StormTask): StormReport {
       for (let w = 0; w < worlds; w++) hugePmdShare(mem, w, mm);
     }
     mem.store(CTL.closed, 1);
-    for (let c = 1; c < t.geo.cpus; c++) kick(mem, c);
+    for (let c = 1; c < every; c++) kick(mem, c);
+  } else if (t.cpu >= t.geo.cpus) {
+    // A bystander: interrupts off for a stretch of unrelated work, as long
+    // again with them on, taking IPIs; until CPU 0 has finished (it may be
+    // waiting for our ack).
+    const stretch = BYSTANDER_OFF_NS / 1e6;
+    while (mem.load(CTL.closed) === 0) {
+      bystanderStep(cpu, 0);
+      const off = performance.now() + stretch;
+      while (performance.now() < off) {}
+      bystanderStep(cpu, 1);
+      const on = performance.now() + stretch;
+      do waiter.serviceIpis();
+      while (performance.now() < on);
+    }
   } else {
     const w = newHugeWalk(t.geo.ptes, t.mms);
     let seed = t.cpu * 7919;
@@ -153,23 +178,31 @@ export interface StormPlan {
   fixes: string[];
   cpus: number[];
   shares: number[];
+  /** bystander counts each (CPU count, share count) runs with (absent: 0 only) */
+  bystanders?: number[];
   worlds: number;
   ptes: number;
   runMs: number;
   rounds: number;
 }
 
-export function stormPlan(quick: boolean): StormPlan {
+/**
+ * Many short interleaved rounds, as the suite's: 10 of 100 ms in the full
+ * storm (the median's order-statistic interval needs 6), --quick 6 of 40 ms.
+ */
+export function stormPlan(quick: boolean, bystanders = 0, cpus?: readonly number[]): StormPlan {
   return {
     fixes: scenarioByName(SCENARIO)
       .fixes.map((f) => f.name)
       .filter((f) => f !== "x86-flush-ipi"),
-    cpus: quick ? [2, 4] : [2, 3, 4, 8],
+    cpus:
+      cpus !== undefined ? [...new Set(cpus)].sort((a, b) => a - b) : quick ? [2, 4] : [2, 4, 8],
     shares: quick ? [2, 3] : [2, 3, 4],
+    bystanders: bystanders > 0 ? [0, bystanders] : [0],
     worlds: 8,
     ptes: 8,
-    runMs: quick ? 150 : 300,
-    rounds: quick ? 1 : 3,
+    runMs: quick ? 40 : 100,
+    rounds: quick ? 6 : 10,
   };
 }
 
@@ -177,18 +210,28 @@ export interface StormCell {
   fix: string;
   cpus: number;
   shares: number;
-  /** one unshare (an exit's time over its tables), microseconds, per round */
+  /** bystander CPUs beside them (absent: 0) */
+  bystanders?: number;
+  /** one unshare (an exit's time over its tables), microseconds: every round's exits pooled */
   unshareP50Us: number;
   unshareP99Us: number;
   unshareP50Rme: number | null;
+  unshareP99Rme?: number | null;
   exitsPerSec: number;
+  exitsPerSecRme?: number | null;
+  /**
+   * the exit-fork loop's slowdown against policy none in the same round
+   * (none's exits/s over this policy's): the analogue of the kernel's "fork 4x slower"
+   */
+  exitSlowdown?: number;
+  exitSlowdownRme?: number | null;
   /** GUP-fast calls per second per walker in the parent (mm 0), and against policy none in the same round */
   walkerCallsPerSec: number;
   walkerVsNone: number;
   walkerVsNoneRme: number | null;
   /** walks in the children's mms that found their PUD cleared */
   fallbackRate: number;
-  /** IPI handler entries (all walkers) per exit */
+  /** IPI handler entries (walkers and bystanders) per exit */
   ipisPerExit: number;
 }
 
@@ -196,6 +239,10 @@ export interface StormResults {
   tool: "gupstress-storm";
   plan: StormPlan;
   cores: number;
+  /** how the margins were computed (absent: the mean over rounds, Student t) */
+  margins?: "median-os";
+  /** when it ran (ISO), and the commit (absent in older files) */
+  date?: string;
   cells: StormCell[];
   wallMs: number;
 }
@@ -208,6 +255,7 @@ async function runCell(
   cpus: number,
   shares: number,
   p: StormPlan,
+  bystanders = 0,
 ): Promise<StormReport[]> {
   const geo: Geometry = {
     cpus,
@@ -215,28 +263,35 @@ async function runCell(
     ptes: p.ptes,
     frames: (p.worlds * p.ptes + 2) * p.ptes,
     traceRing: 16,
+    ...(bystanders > 0 ? { bystanders } : {}),
   };
+  const every = allCpus(geo);
   const mem = new Memory(geo);
   for (let w = 0; w < p.worlds; w++) setupWorld(mem, w, shares);
-  const spinLimit = cpus > availableParallelism() ? 64 : 20_000;
-  const tasks = Array.from({ length: cpus }, (_, cpu) =>
+  const spinLimit = every > availableParallelism() ? 64 : 20_000;
+  const tasks = Array.from({ length: every }, (_, cpu) =>
     pool.run({ sab: mem.sab, geo, cpu, fix, mms: shares, spinLimit } satisfies StormTask),
   );
   // The run's time starts once every CPU is online (a worker may take a while to start).
   const started = performance.now();
   const offline = () =>
-    Array.from({ length: cpus }, (_, c) => mem.load(mem.cpuA(c, CPU_A.online))).includes(0);
+    Array.from({ length: every }, (_, c) => mem.load(mem.cpuA(c, CPU_A.online))).includes(0);
   while (offline() && performance.now() - started < 10_000) await sleep(1);
   await sleep(p.runMs);
   mem.store(CTL.stop, 1);
-  for (let c = 0; c < cpus; c++) kick(mem, c);
+  for (let c = 0; c < every; c++) kick(mem, c);
   return (await Promise.all(tasks)) as StormReport[];
 }
 
-export async function runStorm(p: StormPlan, log: (s: string) => void): Promise<StormResults> {
+export async function runStorm(
+  p: StormPlan,
+  log: (s: string) => void,
+  signal?: AbortSignal,
+): Promise<StormResults> {
   const t0 = performance.now();
   const file = workerFile().replace(/cpu\.js$/, "storm.js");
-  const maxCpus = Math.max(...p.cpus);
+  const bystanders = p.bystanders ?? [0];
+  const maxCpus = Math.max(...p.cpus) + Math.max(...bystanders);
   const pool = new Piscina({
     filename: file,
     minThreads: maxCpus,
@@ -245,101 +300,112 @@ export async function runStorm(p: StormPlan, log: (s: string) => void): Promise<
     concurrentTasksPerWorker: 1,
   });
   type Figures = {
-    p50: number;
-    p99: number;
+    /** this run's unshares, us (at most 1000, evenly thinned) */
+    unshareUs: number[];
     exits: number;
     calls: number;
     fb: number;
     ipis: number;
   };
   const by = new Map<string, Figures[]>();
+  const keyOf = (fix: string, cpus: number, shares: number, b: number) =>
+    `${fix}/${cpus}/${shares}/${b}`;
   try {
     // Warm-up (discarded): every worker starts and compiles the paths it will run.
-    for (const cpus of p.cpus) for (const fix of p.fixes) await runCell(pool, fix, cpus, 2, p);
+    for (const cpus of p.cpus)
+      for (const fix of p.fixes) {
+        if (signal?.aborted) throw new Error("interrupted");
+        await runCell(pool, fix, cpus, 2, p, Math.max(...bystanders));
+      }
     for (let round = 0; round < p.rounds; round++) {
-      for (const cpus of p.cpus)
-        for (const shares of p.shares)
-          for (const fix of p.fixes) {
-            const reps = await runCell(pool, fix, cpus, shares, p);
-            const u = reps[0];
-            const perUnshare = u.exitNs.map((ns) => ns / p.worlds / 1000);
-            // The walkers' slowdown is read in the parent (mm 0), whose PUDs never go away;
-            // the children's walkers fall back (cheaply) while their mm is exiting.
-            const parent = reps.filter((r) => r.mm === 0);
-            const children = reps.filter((r) => r.mm > 0);
-            const calls = parent.reduce((a, r) => a + r.calls / (r.ms / 1000), 0) / parent.length;
-            const fb = children.reduce((a, r) => a + r.fallbacks, 0);
-            const all = children.reduce((a, r) => a + r.calls, 0);
-            const key = `${fix}/${cpus}/${shares}`;
-            by.set(key, [
-              ...(by.get(key) ?? []),
-              {
-                p50: quantile(perUnshare, 0.5),
-                p99: quantile(perUnshare, 0.99),
-                exits: u.exits / (u.ms / 1000),
-                calls,
-                fb: all > 0 ? fb / all : 0,
-                ipis: reps.reduce((a, r) => a + r.ipis, 0) / Math.max(1, u.exits),
-              },
-            ]);
-          }
+      for (const b of bystanders)
+        for (const cpus of p.cpus)
+          for (const shares of p.shares)
+            for (const fix of p.fixes) {
+              if (signal?.aborted) throw new Error("interrupted");
+              const reps = await runCell(pool, fix, cpus, shares, p, b);
+              const u = reps[0];
+              const k = Math.max(1, Math.ceil(u.exitNs.length / 1000));
+              const perUnshare: number[] = [];
+              for (let i = 0; i < u.exitNs.length; i += k)
+                perUnshare.push(u.exitNs[i] / p.worlds / 1000);
+              // The walkers' slowdown is read in the parent (mm 0), whose PUDs never go away;
+              // the children's walkers fall back (cheaply) while their mm is exiting.
+              const walkers = reps.filter((r) => r.cpu > 0 && r.cpu < cpus);
+              const parent = walkers.filter((r) => r.mm === 0);
+              const children = walkers.filter((r) => r.mm > 0);
+              const calls = parent.reduce((a, r) => a + r.calls / (r.ms / 1000), 0) / parent.length;
+              const fb = children.reduce((a, r) => a + r.fallbacks, 0);
+              const all = children.reduce((a, r) => a + r.calls, 0);
+              const key = keyOf(fix, cpus, shares, b);
+              by.set(key, [
+                ...(by.get(key) ?? []),
+                {
+                  unshareUs: perUnshare,
+                  exits: u.exits / (u.ms / 1000),
+                  calls,
+                  fb: all > 0 ? fb / all : 0,
+                  ipis: reps.reduce((a, r) => a + r.ipis, 0) / Math.max(1, u.exits),
+                },
+              ]);
+            }
       log(`storm round ${round + 1}/${p.rounds} done`);
     }
   } finally {
     await pool.destroy();
   }
   const cells: StormCell[] = [];
-  for (const cpus of p.cpus)
-    for (const shares of p.shares)
-      for (const fix of p.fixes) {
-        const f = by.get(`${fix}/${cpus}/${shares}`) ?? [];
-        const none = by.get(`${p.fixes[0]}/${cpus}/${shares}`) ?? [];
-        const e = (k: keyof Figures) => estimate(f.map((x) => x[k]));
-        const ratio = estimate(f.map((x, i) => x.calls / none[i].calls));
-        cells.push({
-          fix,
-          cpus,
-          shares,
-          unshareP50Us: e("p50").value,
-          unshareP99Us: e("p99").value,
-          unshareP50Rme: e("p50").rme,
-          exitsPerSec: e("exits").value,
-          walkerCallsPerSec: e("calls").value,
-          walkerVsNone: ratio.value,
-          walkerVsNoneRme: ratio.rme,
-          fallbackRate: e("fb").value,
-          ipisPerExit: e("ipis").value,
-        });
-      }
+  for (const b of bystanders)
+    for (const cpus of p.cpus)
+      for (const shares of p.shares)
+        for (const fix of p.fixes) {
+          const f = by.get(keyOf(fix, cpus, shares, b)) ?? [];
+          const none = by.get(keyOf(p.fixes[0], cpus, shares, b)) ?? [];
+          const e = (k: "exits" | "calls" | "fb" | "ipis"): Interval =>
+            medianEstimate(f.map((x) => x[k]));
+          const walker = pairedRatioMedian(
+            f.map((x) => x.calls),
+            none.map((x) => x.calls),
+          );
+          const slow = pairedRatioMedian(
+            none.map((x) => x.exits),
+            f.map((x) => x.exits),
+          );
+          const p50 = pooledQuantile(
+            f.map((x) => x.unshareUs),
+            0.5,
+          );
+          const p99 = pooledQuantile(
+            f.map((x) => x.unshareUs),
+            0.99,
+          );
+          cells.push({
+            fix,
+            cpus,
+            shares,
+            ...(b > 0 ? { bystanders: b } : {}),
+            unshareP50Us: p50.value,
+            unshareP99Us: p99.value,
+            unshareP50Rme: p50.rme,
+            unshareP99Rme: p99.rme,
+            exitsPerSec: e("exits").value,
+            exitsPerSecRme: e("exits").rme,
+            exitSlowdown: slow.value,
+            exitSlowdownRme: slow.rme,
+            walkerCallsPerSec: e("calls").value,
+            walkerVsNone: walker.value,
+            walkerVsNoneRme: walker.rme,
+            fallbackRate: e("fb").value,
+            ipisPerExit: e("ipis").value,
+          });
+        }
   return {
     tool: "gupstress-storm",
     plan: p,
     cores: availableParallelism(),
+    margins: "median-os",
+    date: new Date().toISOString(),
     cells,
     wallMs: performance.now() - t0,
   };
-}
-
-const num = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? "" : ` ±${x.toFixed(0)}%`);
-
-export function stormMarkdown(r: StormResults): string {
-  const out: string[] = [
-    `# hugetlb unshare storms (${SCENARIO})`,
-    "",
-    `${r.cores} cores; ${r.plan.worlds} shared PMD tables per mm (one per PUD range), ${r.plan.ptes} entries each; ${r.plan.rounds} round(s) of ${r.plan.runMs} ms per cell.`,
-    "CPU 0 loops exit (unshare every table of one child mm, one mmu_gather) + fork (share them again), over the children (mms 1..shares-1); mm 0 is the parent, which never exits. The other CPUs run GUP-fast in their own mm (CPU c in mm (c-1) mod shares); walker calls/s are the parent's walkers'.",
-    `Rows above ${r.cores} CPUs are oversubscribed: read the shape of the curve, not the figures.`,
-    "An IPI here is a futex wake between threads (tens of microseconds), not an APIC IPI (1 to 3 us).",
-    "",
-    "| shares | CPUs | policy | unshare p50 us | unshare p99 us | exits/s | IPIs taken per exit | parent walker calls/s | vs none | children's walks that fell back |",
-    "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const c of r.cells) {
-    out.push(
-      `| ${c.shares} | ${c.cpus}${c.cpus > r.cores ? "*" : ""} | ${c.fix} | ${num(c.unshareP50Us)}${pct(c.unshareP50Rme)} | ${num(c.unshareP99Us)} | ${num(c.exitsPerSec, 0)} | ${num(c.ipisPerExit, 1)} | ${num(c.walkerCallsPerSec, 0)} | ${num(c.walkerVsNone)}${pct(c.walkerVsNoneRme)} | ${num(c.fallbackRate * 100, 1)}% |`,
-    );
-  }
-  out.push("", "\\* oversubscribed (more emulated CPUs than cores).", "");
-  return out.join("\n");
 }

@@ -23,8 +23,11 @@ import type { Scenario } from "../scenarios/scenario.js";
 import {
   censoredQuantile,
   estimate,
-  pairedRatio,
+  type Interval,
+  medianEstimate,
+  pairedRatioMedian,
   poissonRme,
+  pooledQuantile,
   quantile,
   upperBound95,
 } from "../stats/stats.js";
@@ -46,28 +49,36 @@ export interface SuitePlan {
   trialLimitMs: number;
 }
 
-/** The full suite fits in 3 minutes on 2 cores, --quick in 30 s. */
+/** The CPU counts the cost runs visit unless --cpus says otherwise. */
+export const DEFAULT_CPUS = { quick: [2, 4], full: [2, 4, 8] } as const;
+
+/**
+ * The full suite: many short interleaved rounds (20 of 100 ms), so that every
+ * figure is a median over enough rounds for a distribution-free 95% interval
+ * (order statistics need 6 at least; 20 gives x(6)..x(15)), within a few
+ * minutes for a scenario with 9 cost fixes at 3 CPU counts and 2 bystander
+ * counts. --quick: 6 rounds of 50 ms, the fewest with an interval.
+ */
 export function plan(
   quick: boolean,
   scenario: string = DEFAULT_SCENARIO,
   bystanders = 0,
+  cpuCounts?: readonly number[],
 ): SuitePlan {
-  const cores = availableParallelism();
-  // 2 up to the cores, then oversubscribed: 2x the cores, and 4x in the full run.
-  const counts = new Set([2, 3, Math.max(2, cores), 2 * cores]);
-  if (!quick) counts.add(4 * cores);
-  const cpus = [...counts].filter((c) => c >= 2 && c <= 64).sort((a, b) => a - b);
+  const cpus = [...new Set(cpuCounts ?? (quick ? DEFAULT_CPUS.quick : DEFAULT_CPUS.full))]
+    .filter((c) => c >= 2 && c <= 64)
+    .sort((a, b) => a - b);
   return quick
     ? {
         scenario,
         quick,
-        rounds: 2,
-        runMs: 100,
+        rounds: 6,
+        runMs: 50,
         cpus,
         bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
-        microPasses: 2,
-        microTaskMs: 100,
+        microPasses: 6,
+        microTaskMs: 40,
         raceRunMs: 250,
         raceTrials: 20,
         trialLimitMs: 400,
@@ -75,17 +86,23 @@ export function plan(
     : {
         scenario,
         quick,
-        rounds: 5,
-        runMs: 400,
+        rounds: 20,
+        runMs: 100,
         cpus,
         bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
-        microPasses: 5,
-        microTaskMs: 250,
+        microPasses: 10,
+        microTaskMs: 120,
         raceRunMs: 2000,
         raceTrials: 20,
         trialLimitMs: 2500,
       };
+}
+
+/** The CPU count of the headline table: the largest one that is not oversubscribed (at least the smallest). */
+export function headlineCpus(cpus: readonly number[], cores: number): number {
+  const fit = cpus.filter((c) => c <= Math.max(2, cores));
+  return fit.length > 0 ? Math.max(...fit) : Math.min(...cpus);
 }
 
 /** What one freerun run measured. */
@@ -103,6 +120,24 @@ interface RunFigures {
   fallbackRate: number;
   collapsesPerSec: number;
   ipiHandlerEntriesPerSec: number;
+  /**
+   * The run's per-operation samples (microseconds; at most RAW_KEEP each,
+   * evenly thinned), pooled over rounds for the operations' quantiles.
+   */
+  raw?: { opUs: number[]; ipiUs: number[]; waitUs: number[] };
+}
+
+type Scalar = Exclude<keyof RunFigures, "raw">;
+
+/** Per run and kind of operation sample, kept for pooling (a 100 ms run has a few thousand). */
+const RAW_KEEP = 1000;
+
+/** Every k-th value (k chosen so that at most `keep` remain), in microseconds. */
+function thinned(ns: readonly number[], keep = RAW_KEEP): number[] {
+  const k = Math.max(1, Math.ceil(ns.length / keep));
+  const out: number[] = [];
+  for (let i = 0; i < ns.length; i += k) out.push(ns[i] / 1000);
+  return out;
 }
 
 export function figuresOf(r: StressResult): RunFigures {
@@ -124,10 +159,23 @@ export function figuresOf(r: StressResult): RunFigures {
     fallbackRate: r.fallbacks / calls,
     collapsesPerSec: sec > 0 ? (r.mutatorOps.total - r.mutatorOps.followUps) / sec : Number.NaN,
     ipiHandlerEntriesPerSec: sec > 0 ? r.ipi.handlerEntries / sec / gupCpus : Number.NaN,
+    raw: {
+      opUs: thinned(s.collapseNs),
+      ipiUs: thinned(s.ipiWaitNs),
+      waitUs: thinned(s.opWaitNs ?? []),
+    },
   };
 }
 
-/** Fold the rounds of one (fix, cpus) cell, with `none`'s rounds of the same cpus for the ratios. */
+/**
+ * Fold the rounds of one (fix, cpus) cell, with `none`'s rounds of the same
+ * cpus for the ratios. Per-round figures (rates, the GUP call's quantiles,
+ * ratios paired with the baseline in the same round): the median over rounds
+ * with its order-statistic 95% interval. The mutator's operations (one
+ * collapse or free, its IPI wait, its blocked time), which are few per run:
+ * the quantile of every round's samples pooled, with a cluster-bootstrap
+ * interval that resamples whole rounds.
+ */
 export function foldVariant(
   fix: string,
   cpus: number,
@@ -135,30 +183,40 @@ export function foldVariant(
   none: RunFigures[],
   bystanders = 0,
 ): VariantResult {
-  const col = (k: keyof RunFigures) => rounds.map((r) => r[k]);
-  const e = (k: keyof RunFigures) => estimate(col(k));
+  const col = (k: Scalar) => rounds.map((r) => r[k]);
+  const e = (k: Scalar) => medianEstimate(col(k));
   const hasIpi = rounds.some((r) => Number.isFinite(r.ipiP50Us));
-  const ratio = (k: keyof RunFigures) =>
-    pairedRatio(
+  const ratio = (k: Scalar) =>
+    pairedRatioMedian(
       col(k),
       none.map((r) => r[k]),
     );
-  const q = (a: keyof RunFigures, b: keyof RunFigures) => ({ p50: e(a).value, p99: e(b).value });
-  const qr = (a: keyof RunFigures, b: keyof RunFigures): QuantilesRme => ({
-    p50: e(a).rme,
-    p99: e(b).rme,
+  const pooled = rounds.every((r) => r.raw !== undefined);
+  const op = (kind: "opUs" | "ipiUs" | "waitUs", a: Scalar, b: Scalar) => {
+    if (!pooled) return { p50: e(a), p99: e(b) };
+    const groups = rounds.map((r) => r.raw?.[kind] ?? []);
+    return { p50: pooledQuantile(groups, 0.5), p99: pooledQuantile(groups, 0.99) };
+  };
+  const val = (x: { p50: Interval; p99: Interval }) => ({ p50: x.p50.value, p99: x.p99.value });
+  const rme = (x: { p50: Interval; p99: Interval }): QuantilesRme => ({
+    p50: x.p50.rme,
+    p99: x.p99.rme,
   });
   const hasWait = rounds.some((r) => Number.isFinite(r.waitP50Us));
+  const gup = { p50: e("gupP50Ns"), p99: e("gupP99Ns") };
+  const collapse = op("opUs", "collapseP50Us", "collapseP99Us");
+  const ipi = hasIpi ? op("ipiUs", "ipiP50Us", "ipiP99Us") : null;
+  const wait = hasWait ? op("waitUs", "waitP50Us", "waitP99Us") : null;
   return {
     fix,
     cpus,
     ...(bystanders > 0 ? { bystanders } : {}),
-    ...(hasWait ? { mutatorWaitUs: q("waitP50Us", "waitP99Us") } : {}),
+    ...(wait ? { mutatorWaitUs: val(wait) } : {}),
     rounds: rounds.length,
     gupCallsPerSec: e("gupCallsPerSec").value,
-    gupLatencyNs: q("gupP50Ns", "gupP99Ns"),
-    collapseLatencyUs: q("collapseP50Us", "collapseP99Us"),
-    ipiWaitUs: hasIpi ? q("ipiP50Us", "ipiP99Us") : null,
+    gupLatencyNs: val(gup),
+    collapseLatencyUs: val(collapse),
+    ipiWaitUs: ipi ? val(ipi) : null,
     backoffRate: e("backoffRate").value,
     fallbackRate: e("fallbackRate").value,
     collapsesPerSec: e("collapsesPerSec").value,
@@ -170,10 +228,10 @@ export function foldVariant(
     },
     rme: {
       gupCallsPerSec: e("gupCallsPerSec").rme,
-      gupLatencyNs: qr("gupP50Ns", "gupP99Ns"),
-      collapseLatencyUs: qr("collapseP50Us", "collapseP99Us"),
-      ipiWaitUs: hasIpi ? qr("ipiP50Us", "ipiP99Us") : null,
-      ...(hasWait ? { mutatorWaitUs: qr("waitP50Us", "waitP99Us") } : {}),
+      gupLatencyNs: rme(gup),
+      collapseLatencyUs: rme(collapse),
+      ipiWaitUs: ipi ? rme(ipi) : null,
+      ...(wait ? { mutatorWaitUs: rme(wait) } : {}),
       backoffRate: e("backoffRate").rme,
       fallbackRate: e("fallbackRate").rme,
       collapsesPerSec: e("collapsesPerSec").rme,
@@ -222,6 +280,32 @@ async function checked(
   }
   if (r.interrupted !== null) throw new Error(`interrupted (${r.interrupted})`);
   return r;
+}
+
+/** How often a cost run that stalled is run again before the suite gives up. */
+const STALL_RETRIES = 2;
+
+/**
+ * A cost run, run again (same config, same seed) when a CPU stalled: with
+ * more CPU threads than cores a thread can be descheduled past the stall
+ * bound, which says nothing about the fix. Each retry is reported (`again`)
+ * and kept in the results; a stall that repeats is a fault.
+ */
+async function retried(
+  config: RunConfig,
+  pool: Piscina,
+  again: (why: string) => void,
+  signal?: AbortSignal,
+): Promise<StressResult> {
+  for (let k = 0; ; k++) {
+    try {
+      return await checked(config, pool, signal);
+    } catch (e) {
+      const stall = e instanceof HarnessFault && /stall/.test(e.message);
+      if (!stall || k >= STALL_RETRIES || signal?.aborted) throw e;
+      again(e.message.split("\n")[0]);
+    }
+  }
 }
 
 /** Races per million and time to first race (lockstep, default delays, tracing on as in stress). */
@@ -363,15 +447,21 @@ export async function runSuite(
         await checked(costConfig(scenario.name, fix, cpus, 1, 40, p.sampleEvery), pool, signal);
     const cells = new Map<string, RunFigures[]>();
     const warm: number[] = [];
+    const retries: string[] = [];
     for (let round = 0; round < p.rounds; round++) {
       if (signal?.aborted) throw new Error("interrupted");
       const seed = 1000 + round;
       for (const by of p.bystanders) {
         for (const cpus of p.cpus) {
           for (const fix of costFixes) {
-            const r = await checked(
+            const r = await retried(
               costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery, by),
               pool,
+              (why) => {
+                const note = `round ${round + 1}, ${fix} on ${cpus} CPUs + ${by} bystanders: ${why}`;
+                retries.push(note);
+                log(`  ran again (${note})`);
+              },
               signal,
             );
             warm.push(r.startupMs);
@@ -392,7 +482,7 @@ export async function runSuite(
           scaling.push(foldVariant(fix, cpus, cells.get(`${fix}@${cpus}+${by}`) ?? [], none, by));
       }
     }
-    const defaultCpus = Math.max(2, availableParallelism());
+    const defaultCpus = headlineCpus(p.cpus, availableParallelism());
     const variants = scaling.filter((v) => v.cpus === defaultCpus && (v.bystanders ?? 0) === 0);
     const races = await racePower(p, scenario, pool, log, signal);
     const curve = await preemptCurve(p.raceRunMs, scenario, pool, log, signal);
@@ -404,6 +494,11 @@ export async function runSuite(
       settings: {
         scenario: scenario.name,
         parts,
+        mutator: scenario.roles.mutator,
+        ...(parts.recheck !== null
+          ? { recheckKind: resolveFix(scenario, parts.recheck).recheckHead ? "head" : "pmd" }
+          : {}),
+        margins: "median-os",
         rounds: p.rounds,
         runMs: p.runMs,
         cpus: p.cpus,
@@ -424,6 +519,7 @@ export async function runSuite(
       micro,
       racePower: races,
       preemptCurve: curve,
+      ...(retries.length > 0 ? { retries } : {}),
       pool: { coldStartupMs: cold.startupMs, warmStartupMs: estimate(warm).value },
       loadAvg: { before: loadBefore, after: loadavg() },
       wallMs: performance.now() - t0,

@@ -3,17 +3,24 @@
 // Prints the path of the HTML file.
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../bench/atomic.js";
-import { defaultResultsDir, loadResults, saveResults } from "../bench/files.js";
+import {
+  defaultResultsDir,
+  loadResults,
+  loadStorm,
+  STORM_LATEST,
+  saveResults,
+} from "../bench/files.js";
 import { acquireLock, LockHeld } from "../bench/lock.js";
 import { ResultsFileError } from "../bench/read.js";
 import { plan, runSuite } from "../bench/suite.js";
 import { MODEL_LIMITS } from "../explore/model.js";
 import { type FamilyReport, familyHtml, familyMarkdown, familyReport } from "../report/family.js";
-import { renderHtml } from "../report/html.js";
+import { htmlTable, renderHtml } from "../report/html.js";
 import { markdownSummary } from "../report/markdown.js";
 import type { BenchResults } from "../report/results.js";
+import { stormHtml, stormMarkdown } from "../report/storm.js";
 import { DEFAULT_SCENARIO, SCENARIO_NAMES } from "../scenarios/index.js";
 import { EXIT, type FlagSpec, flagHelp, parseFlags, usageExit } from "./args.js";
 import { faultExit } from "./fault.js";
@@ -31,7 +38,7 @@ export const REPORT_FLAGS: FlagSpec[] = [
     name: "in",
     kind: "string",
     arg: "FILE",
-    help: "results to read (default: results/latest.json)",
+    help: "results to read (default: results/latest.json); storm-latest.json beside it (bench --storm), when there is one, adds the unshare storms",
   },
   {
     name: "out",
@@ -114,6 +121,15 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       release();
     }
   }
+  // Storm results (bench --storm) beside the bench results: shown when there are some.
+  const stormFile = join(dirname(file), STORM_LATEST);
+  let storm: ReturnType<typeof loadStorm> = null;
+  try {
+    storm = loadStorm(stormFile);
+  } catch (e) {
+    if (!(e instanceof ResultsFileError)) throw e;
+    io.err(`gupstress report: left out the storm section: ${e.message}\n`);
+  }
   const html = join(dir, "report.html");
   const md = join(dir, "report.md");
   let htmlText: string;
@@ -131,8 +147,11 @@ export async function reportCommand(argv: readonly string[], io: Io): Promise<nu
       );
       return signalExit(sig);
     }
-    htmlText = renderHtml(results, familyHtml(family));
-    mdText = `${markdownSummary(results)}\n${familyMarkdown(family)}`;
+    htmlText = renderHtml(
+      results,
+      `${storm === null ? "" : stormHtml(storm, htmlTable)}\n${familyHtml(family)}`,
+    );
+    mdText = `${markdownSummary(results)}\n${storm === null ? "" : `${stormMarkdown(storm)}\n`}${familyMarkdown(family)}`;
   } catch (e) {
     // The shape check covers what it can name; a field deeper down that is not
     // what the report reads is still the file's fault, not a bug.

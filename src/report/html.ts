@@ -1,7 +1,7 @@
 // The benchmark report as one self-contained HTML page: inline CSS, charts as
 // inline SVG, no scripts, no fonts or images from the network.
 
-import { environmentLine, headlines, resultTables, type Table } from "./markdown.js";
+import { environmentLine, headlines, opName, resultTables, type Table } from "./markdown.js";
 import { type BenchResults, partsOf } from "./results.js";
 import {
   barChart,
@@ -24,8 +24,13 @@ export function charts(res: BenchResults): Chart[] {
   const v = res.variants;
   const cpus = v[0]?.cpus ?? 2;
   const fixes = res.settings.fixes;
-  const scal = (fix: string) => res.scaling.filter((s) => s.fix === fix);
+  // The CPU-count charts: no bystanders (the mutator-wait charts have one per bystander count).
+  const scal = (fix: string) =>
+    res.scaling.filter((s) => s.fix === fix && (s.bystanders ?? 0) === 0);
   const cores = res.environment.cores;
+  const op = opName(res);
+  const Op = op.charAt(0).toUpperCase() + op.slice(1);
+  const xCpus = `CPUs (1 ${op} + N-1 GUP-fast)`;
   const out: Chart[] = [
     {
       id: "throughput",
@@ -46,9 +51,9 @@ export function charts(res: BenchResults): Chart[] {
     },
     {
       id: "collapse",
-      caption: `Latency of one collapse attempt (K0..K11), p50 with its 95% margin, ${cpus} CPUs; the p99 is in the table.`,
+      caption: `Latency of one ${op} attempt (the mutator's whole operation), p50 with its 95% margin, ${cpus} CPUs; the p99 is in the table.`,
       svg: barChart({
-        title: "Collapse latency per fix (p50)",
+        title: `${Op} latency per fix (p50)`,
         yLabel: "microseconds",
         bars: v.map((x) => ({
           label: x.fix,
@@ -60,11 +65,11 @@ export function charts(res: BenchResults): Chart[] {
     },
     {
       id: "ipi-scaling",
-      caption: `Collapse latency p99 against the number of CPUs (log scale). With an IPI, a collapse that gets as far as K5 waits for every target to take it; with the re-check alone it waits for nobody. The p99 is shown because the p50 is an attempt that aborts at the K0 scan (a page is pinned) before any IPI, more so as GUP CPUs are added. Shaded: more CPU threads than the ${cores} cores.`,
+      caption: `${Op} latency p99 against the number of CPUs (log scale). With an IPI, an operation that gets as far as its broadcast waits for every target to take it; with the re-check alone it waits for nobody. The p99 is shown because the p50 is often an attempt that aborts early (for a collapse, at the K0 scan: a page is pinned) before any IPI, more so as GUP CPUs are added. Shaded: more CPU threads than the ${cores} cores.`,
       svg: lineChart({
-        title: "Collapse latency (p99) vs CPU count",
-        xLabel: "CPUs (1 collapse + N-1 GUP-fast)",
-        yLabel: "collapse p99, us",
+        title: `${Op} latency (p99) vs CPU count`,
+        xLabel: xCpus,
+        yLabel: `${op} p99, us`,
         logY: true,
         shadeFromX: cores + 1,
         shadeLabel: "oversubscribed",
@@ -86,7 +91,7 @@ export function charts(res: BenchResults): Chart[] {
         "Time from sending the IPI broadcast (K5) to the last ack (K5W), p50 and p99 (dashed), against CPU count (log scale). Emulated: futex wakes between threads, not APIC IPIs.",
       svg: lineChart({
         title: "IPI broadcast wait vs CPU count",
-        xLabel: "CPUs (1 collapse + N-1 GUP-fast)",
+        xLabel: xCpus,
         yLabel: "IPI wait, us",
         logY: true,
         shadeFromX: cores + 1,
@@ -117,7 +122,7 @@ export function charts(res: BenchResults): Chart[] {
         "GUP-fast calls per second per GUP CPU against CPU count. Each IPI handler entry costs the GUP CPU that takes it; past the core count, CPU threads share cores.",
       svg: lineChart({
         title: "GUP-fast throughput vs CPU count",
-        xLabel: "CPUs (1 collapse + N-1 GUP-fast)",
+        xLabel: xCpus,
         yLabel: "calls/s per GUP CPU",
         shadeFromX: cores + 1,
         shadeLabel: "oversubscribed",
@@ -134,6 +139,67 @@ export function charts(res: BenchResults): Chart[] {
       }),
     },
   ];
+  // The mutator's wait per operation against CPU count, one chart per bystander count.
+  const waits = res.scaling.filter((x) => x.mutatorWaitUs !== undefined);
+  for (const by of res.settings.bystanders ?? [0]) {
+    const at = waits.filter((x) => (x.bystanders ?? 0) === by);
+    const waiting = fixes.filter((fix) =>
+      at.some((x) => x.fix === fix && (x.mutatorWaitUs?.p99 ?? 0) > 0),
+    );
+    if (waiting.length === 0) continue;
+    const line = (fix: string, q: "p50" | "p99"): Series => ({
+      name: `${fix} ${q}`,
+      dashed: q === "p99",
+      color: colorFor(fix),
+      points: at
+        .filter((x) => x.fix === fix)
+        .map((x) => ({
+          x: x.cpus,
+          y: x.mutatorWaitUs?.[q] ?? Number.NaN,
+          rme: x.rme.mutatorWaitUs?.[q],
+        })),
+    });
+    out.push({
+      id: `mutator-wait-${by}`,
+      caption: `The mutator's time blocked per ${op} (IPI acks or a grace period), p50 (solid) and p99 (dashed) with their 95% margins, against CPU count, ${by} bystander CPU${by === 1 ? "" : "s"} beside them (log scale: a p50 of 0, an operation that did not block, is not drawn; the table has it). Fixes that never block are left out. Shaded: more CPU threads (bystanders included) than the ${cores} cores.`,
+      svg: lineChart({
+        title: `Mutator wait per ${op} vs CPU count, ${by} bystanders`,
+        xLabel: xCpus,
+        yLabel: "blocked per operation, us",
+        logY: true,
+        shadeFromX: cores + 1 - by,
+        shadeLabel: "oversubscribed",
+        height: Math.max(360, 60 + 18 * 2 * waiting.length),
+        series: waiting.flatMap((fix) => [line(fix, "p50"), line(fix, "p99")]),
+      }),
+    });
+  }
+  const curve = res.preemptCurve ?? [];
+  if (curve.length > 0) {
+    const curveFixes = [...new Set(curve.map((c) => c.fix))];
+    out.push({
+      id: "preempt-curve",
+      caption: `Races per million lockstep iterations (2 CPUs, default delays) against the host-preemption probability, from 0 (no preemption: the PV flush reaches every walker) to the scenario's default; error bars: Poisson 95%. ${curve
+        .filter((c) => c.prob === 0)
+        .map((c) => `${c.fix} at 0: ${c.races} races in ${formatNumber(c.iterations)} iterations`)
+        .join("; ")}.`,
+      svg: lineChart({
+        title: "Race rate vs host preemption",
+        xLabel: "probability that the host preempts the walker at the preemption point",
+        yLabel: "races per million",
+        linearX: true,
+        series: curveFixes.map(
+          (fix): Series => ({
+            name: fix,
+            color: colorFor(fix),
+            points: curve
+              .filter((c) => c.fix === fix)
+              .map((c) => ({ x: c.prob, y: c.racesPerMillion, rme: c.racesPerMillionRme })),
+          }),
+        ),
+      }),
+    });
+  }
   const racy = res.racePower.filter((r) => r.firstRaceMs !== null);
   out.push({
     id: "first-race",
@@ -157,7 +223,7 @@ function colorFor(name: string): string {
   return colorOf(name.split(/[ ,]/)[0]);
 }
 
-function htmlTable(t: Table): string {
+export function htmlTable(t: Table): string {
   const head = t.head.map((h) => `<th>${escapeXml(h)}</th>`).join("");
   const rows = t.rows
     .map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`)
@@ -200,7 +266,7 @@ export function renderHtml(res: BenchResults, extra = ""): string {
 <style>${CSS}</style>
 </head>
 <body>
-<h1>GUP-fast vs THP collapse: what each fix costs</h1>
+<h1>GUP-fast vs ${escapeXml(res.settings.mutator ?? "THP collapse")}: what each fix costs</h1>
 <p class="env">${escapeXml(environmentLine(res))}</p>
 <ul class="head">
 ${heads}

@@ -4,6 +4,10 @@
 import { type BenchResults, partsOf, type Rme, type VariantResult } from "./results.js";
 import { formatNumber } from "./svg.js";
 
+/** How every ± of the cost tables is computed (docs/bench.md, "Margins of error"). */
+export const MARGINS =
+  "Each figure: the median over rounds of the per-round figure (rates, GUP-fast quantiles, ratios paired with the baseline in the same round), or for the mutator's operations (one collapse or free, its IPI wait, its blocked time) the quantile of all rounds' samples pooled. ± is the longer side of its 95% interval, relative: order statistics of the rounds for a median, a bootstrap that resamples whole rounds for a pooled quantile, so both carry the round-to-round drift; none below 6 rounds (\"0\" with no ± where the interval is not 0 to 0).";
+
 export interface Table {
   title: string;
   note: string;
@@ -15,6 +19,8 @@ export interface Table {
 export function withRme(value: number | null | undefined, rme: Rme | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "n/a";
   const v = formatNumber(value);
+  // 0 in every round (a fix that never waits): exact, no margin to show.
+  if (value === 0 && rme === 0) return v;
   return rme === null || rme === undefined || !Number.isFinite(rme) ? v : `${v} ±${formatRme(rme)}`;
 }
 
@@ -54,19 +60,29 @@ function variantRow(v: VariantResult, withCpus: boolean, baseline: string): stri
   return withCpus ? [String(v.cpus), ...row] : row;
 }
 
-const VARIANT_HEAD = [
+/** The mutator's operation in the tables' words: "collapse", "THP split", "table free". */
+export function opName(res: Pick<BenchResults, "settings">): string {
+  return res.settings.mutator ?? "collapse";
+}
+
+/** The re-check the summaries name: G6 (the pmd) or GR (the compound head). */
+export function recheckName(res: Pick<BenchResults, "settings">): string {
+  return res.settings.recheckKind === "head" ? "head re-check (GR, c24d37322548)" : "re-check (G6)";
+}
+
+const variantHead = (op: string) => [
   "fix",
   "GUP calls/s per CPU",
   "vs none",
   "GUP p50 ns",
   "GUP p99 ns",
-  "collapse p50 us",
-  "collapse p99 us",
+  `${op} p50 us`,
+  `${op} p99 us`,
   "IPI wait p50 us",
   "IPI wait p99 us",
   "back-off rate",
   "fallback rate",
-  "collapses/s",
+  `${op}s/s`,
   "IPI entries/s per GUP CPU",
 ];
 
@@ -82,14 +98,16 @@ function mutatorWaitTables(res: BenchResults): Table[] {
   return [
     {
       title: "Mutator wait per operation, and cost per GUP-fast call",
-      note: `The wait is the time the mutator blocks in one trial operation (${res.settings.scenario ?? "gup-vs-collapse"}: IPI acks or a grace period; 0 for a fix that never waits): a cost per free or per collapse. The GUP columns are per call. An emulated IPI costs a futex wake, not an APIC IPI. CPU and bystander counts past ${res.environment.cores} threads are oversubscribed: a target may be descheduled when the IPI arrives.`,
+      note: `The wait is the time the mutator blocks in one ${opName(res)} (${res.settings.scenario ?? "gup-vs-collapse"}: IPI acks or a grace period; 0 for a fix that never waits), and the ${opName(res)} column the whole operation: costs per ${opName(res)}. The GUP columns are per call. An emulated IPI costs a futex wake, not an APIC IPI. CPU and bystander counts past ${res.environment.cores} threads are oversubscribed: a target may be descheduled when the IPI arrives.`,
       head: [
         "CPUs",
         "bystanders",
         "fix",
         "wait p50 us",
         "wait p99 us",
-        "ops/s",
+        `${opName(res)} p50 us`,
+        `${opName(res)} p99 us`,
+        `${opName(res)}s/s`,
         "GUP p50 ns",
         "GUP p50 vs none",
         "IPI entries/s per GUP CPU",
@@ -100,6 +118,8 @@ function mutatorWaitTables(res: BenchResults): Table[] {
         v.fix,
         withRme(v.mutatorWaitUs?.p50, v.rme.mutatorWaitUs?.p50),
         withRme(v.mutatorWaitUs?.p99, v.rme.mutatorWaitUs?.p99),
+        withRme(v.collapseLatencyUs.p50, v.rme.collapseLatencyUs.p50),
+        withRme(v.collapseLatencyUs.p99, v.rme.collapseLatencyUs.p99),
         withRme(v.collapsesPerSec, v.rme.collapsesPerSec),
         withRme(v.gupLatencyNs.p50, v.rme.gupLatencyNs.p50),
         v.fix === base ? "1" : ratio(v.vsNone.gupLatencyP50, v.rme.vsNone.gupLatencyP50),
@@ -109,22 +129,30 @@ function mutatorWaitTables(res: BenchResults): Table[] {
   ];
 }
 
+/** Did the suite run its CPU counts with bystanders too? */
+const withBystanders = (res: BenchResults) => (res.settings.bystanders ?? [0]).length > 1;
+
 export function resultTables(res: BenchResults): Table[] {
   const s = res.settings;
   const cpus = res.variants[0]?.cpus ?? 2;
   const micro = res.micro;
   const tables: Table[] = [
     {
-      title: `Cost per fix (${cpus} CPUs: 1 collapse + ${cpus - 1} GUP-fast)`,
-      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds; ± is the 95% relative margin of error over rounds; "vs none" is paired per round.`,
-      head: VARIANT_HEAD,
+      title: `Cost per fix (${cpus} CPUs: 1 ${opName(res)} + ${cpus - 1} GUP-fast)`,
+      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds. ${MARGINS}`,
+      head: variantHead(opName(res)),
       rows: res.variants.map((v) => variantRow(v, false, partsOf(res).baseline)),
     },
     {
       title: "Scaling with CPU count",
       note: `CPU counts past ${res.environment.cores} are oversubscribed (more CPU threads than cores): a target thread may be descheduled when the IPI arrives, as a preempted vCPU is.`,
-      head: ["CPUs", ...VARIANT_HEAD],
-      rows: res.scaling.map((v) => variantRow(v, true, partsOf(res).baseline)),
+      head: withBystanders(res)
+        ? ["CPUs", "bystanders", ...variantHead(opName(res))]
+        : ["CPUs", ...variantHead(opName(res))],
+      rows: res.scaling.map((v) => {
+        const row = variantRow(v, true, partsOf(res).baseline);
+        return withBystanders(res) ? [row[0], String(v.bystanders ?? 0), ...row.slice(1)] : row;
+      }),
     },
     ...mutatorWaitTables(res),
     {
@@ -200,7 +228,13 @@ export function resultTables(res: BenchResults): Table[] {
   if (curve.length > 0) {
     tables.push({
       title: "Race rate against host preemption",
-      note: "lockstep, 2 CPUs, default delays with the default host-preemption probability scaled from 0 to the default; a fix whose flush skips preempted vCPUs (kvm-pv-flush) races only through them.",
+      note: `lockstep, 2 CPUs, default delays with the default host-preemption probability scaled from 0 to the default; a fix whose flush skips preempted vCPUs (kvm-pv-flush) races only through them.${curve
+        .filter((c) => c.prob === 0 && c.races > 0)
+        .map(
+          (c) =>
+            ` ${c.fix} raced ${c.races} times with no preemption at all: its flush missed a running walker, which the model says cannot happen (a bug to chase).`,
+        )
+        .join("")}`,
       head: ["fix", "preemption probability", "iterations", "races", "races per million"],
       rows: curve.map((c) => [
         c.fix,
@@ -248,18 +282,26 @@ export function headlines(res: BenchResults): string[] {
     `Harness overhead against the floor: ${ratio(res.harnessOverhead, res.harnessOverheadRme)} (${withRme(m.harnessNsPerCall.value, m.harnessNsPerCall.rme)} ns vs ${withRme(res.floorNsPerCall, res.floorNsPerCallRme)} ns per ${m.ptesPerWalk}-page walk).`,
   );
   out.push(
-    `The re-check (G6) costs ${ratio(m.floorRecheckOverhead.value, m.floorRecheckOverhead.rme)} per walk at the floor and ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} in the harness, single-threaded` +
+    `The ${recheckName(res)} costs ${ratio(m.floorRecheckOverhead.value, m.floorRecheckOverhead.rme)} per walk at the floor and ${ratio(m.recheckOverhead.value, m.recheckOverhead.rme)} in the harness, single-threaded` +
       (rc
         ? `; threaded, ${rc.fix} runs at ${ratio(rc.vsNone.gupCallsPerSec, rc.rme.vsNone.gupCallsPerSec)} ${base}'s GUP-fast throughput.`
         : "."),
   );
   if (ipi?.ipiWaitUs) {
-    const scal = res.scaling.filter((v) => v.fix === ipi.fix && v.ipiWaitUs);
+    const scal = res.scaling.filter(
+      (v) => v.fix === ipi.fix && v.ipiWaitUs && (v.bystanders ?? 0) === 0,
+    );
     const range = scal
       .map((v) => `${formatNumber(v.ipiWaitUs?.p50 ?? Number.NaN)} us at ${v.cpus}`)
       .join(", ");
     out.push(
-      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; collapse with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} ${base}'s p50 at ${ipi.cpus} CPUs.`,
+      `The IPI broadcast (emulated: a futex wake, not an APIC IPI) waits p50 ${range} CPUs; ${opName(res)} with the IPI takes ${ratio(ipi.vsNone.collapseLatencyP50, ipi.rme.vsNone.collapseLatencyP50)} ${base}'s p50 at ${ipi.cpus} CPUs.`,
+    );
+  }
+  if (res.variants.length > 0 && res.settings.mutator !== undefined) {
+    const at = res.variants[0].cpus;
+    out.push(
+      `One ${opName(res)} (p50, ${at} CPUs), per fix: ${res.variants.map((v) => `${v.fix} ${withRme(v.collapseLatencyUs.p50, v.rme.collapseLatencyUs.p50)} us${v.mutatorWaitUs !== undefined && v.mutatorWaitUs.p50 > 0 ? ` (blocked ${withRme(v.mutatorWaitUs.p50, v.rme.mutatorWaitUs?.p50)})` : ""}`).join(", ")}.`,
     );
   }
   for (const r of res.racePower.filter((x) => x.firstRaceMs)) {
@@ -281,6 +323,11 @@ export function markdownSummary(res: BenchResults): string {
   ];
   for (const t of resultTables(res))
     parts.push(`## ${t.title}`, "", t.note, "", markdownTable(t), "");
+  if ((res.retries ?? []).length > 0)
+    parts.push(
+      `Cost runs run again after a CPU stalled (${res.retries?.length}): ${res.retries?.join("; ")}.`,
+      "",
+    );
   parts.push(
     `Emulated IPIs are futex wakes between worker threads (about 10 to 30 us when the target sleeps), not APIC IPIs (about 1 to 3 us): compare shapes and ratios with the kernel, not absolute times. Bench wall time ${(res.wallMs / 1000).toFixed(1)} s; pool start cold ${formatNumber(res.pool.coldStartupMs)} ms, warm ${formatNumber(res.pool.warmStartupMs)} ms.`,
     "",

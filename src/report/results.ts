@@ -156,9 +156,19 @@ export interface BenchResults {
      * the unprotected baseline, the re-check-only fix and the IPI-only fix.
      */
     parts?: { baseline: string; recheck: string | null; ipi: string | null };
+    /** the scenario's mutator, for the tables' words (absent: "collapse") */
+    mutator?: string;
+    /** what the re-check fix re-reads: the pmd (G6) or the compound head (GR, c24d37322548) */
+    recheckKind?: "pmd" | "head";
     rounds: number;
     runMs: number;
     cpus: number[];
+    /**
+     * how the margins were computed: "median-os" (medians of rounds with
+     * order-statistic intervals, operations pooled with a round bootstrap);
+     * absent: the mean over rounds with a Student t margin
+     */
+    margins?: "median-os";
     /** bystander counts each CPU count ran with (absent: 0 only) */
     bystanders?: number[];
     fixes: string[];
@@ -187,6 +197,8 @@ export interface BenchResults {
    * Absent in results written before host preemption, or with no such fix.
    */
   preemptCurve?: PreemptCurvePoint[];
+  /** cost runs run again after a CPU stalled (oversubscribed machines), one line each; absent: none */
+  retries?: string[];
   pool: { coldStartupMs: number; warmStartupMs: number };
   /** os.loadavg() (1, 5, 15 min) before and after: other work on the machine shows here */
   loadAvg?: { before: number[]; after: number[] };

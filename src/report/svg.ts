@@ -8,6 +8,7 @@ export const FIX_COLORS: Record<string, string> = {
   recheck: "#1f6fd1",
   upstream: "#1a9a4b",
   "ipi-skip": "#b0309e",
+  "kvm-pv-flush": "#b0309e",
 };
 
 export function colorOf(name: string, i = 0): string {
@@ -175,6 +176,8 @@ export function lineChart(opts: {
   /** x values drawn with a shaded background (e.g. oversubscribed CPU counts) */
   shadeFromX?: number;
   shadeLabel?: string;
+  /** x drawn to scale from 0 (a probability), not spread evenly (CPU counts) */
+  linearX?: boolean;
   width?: number;
   height?: number;
 }): string {
@@ -189,10 +192,17 @@ export function lineChart(opts: {
   const ys = pts.map((p) => p.y);
   const y = opts.logY
     ? logScale(Math.min(...ys, Number.POSITIVE_INFINITY), Math.max(...ys, 0), h - m.b, m.t)
-    : linearScale(0, Math.max(1e-9, ...ys), h - m.b, m.t);
-  // CPU counts are few and uneven: spread them evenly, labelled.
-  const xAt = (x: number) =>
-    m.l + ((xs.indexOf(x) + 0.5) / Math.max(1, xs.length)) * (w - m.l - m.r);
+    : // all zeros (no race at any point): an axis up to 1, not up to 1e-9
+      linearScale(0, Math.max(...ys) > 0 ? Math.max(...ys) : 1, h - m.b, m.t);
+  // CPU counts are few and uneven: spread them evenly, labelled. A linear x
+  // runs from 0 to the largest value, with a margin at each end.
+  const span =
+    Math.max(...xs, 0) > Math.min(...xs, 0) ? Math.max(...xs, 0) - Math.min(...xs, 0) : 1;
+  const x0 = Math.min(...xs, 0);
+  const pad = 0.06 * (w - m.l - m.r);
+  const xAt = opts.linearX
+    ? (x: number) => m.l + pad + ((x - x0) / span) * (w - m.l - m.r - 2 * pad)
+    : (x: number) => m.l + ((xs.indexOf(x) + 0.5) / Math.max(1, xs.length)) * (w - m.l - m.r);
   const body: string[] = [];
   if (opts.shadeFromX !== undefined) {
     const first = xs.findIndex((x) => x >= (opts.shadeFromX as number));
@@ -207,7 +217,7 @@ export function lineChart(opts: {
   body.push(axisY(y, m.l, w - m.r, opts.yLabel, h, m, opts.logY));
   for (const x of xs) {
     body.push(
-      `<text x="${f(xAt(x))}" y="${h - m.b + 16}" text-anchor="middle" fill="#222">${x}</text>`,
+      `<text x="${f(xAt(x))}" y="${h - m.b + 16}" text-anchor="middle" fill="#222">${escapeXml(formatNumber(x))}</text>`,
     );
   }
   body.push(

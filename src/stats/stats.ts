@@ -148,3 +148,149 @@ export function upperBound95(n: number): number {
 export function poissonRme(count: number): number | null {
   return count > 0 ? (1.96 / Math.sqrt(count)) * 100 : null;
 }
+
+/** A figure with its 95% interval (absolute ends), for figures that may be 0. */
+export interface Interval extends Estimate {
+  lo: number;
+  hi: number;
+  /** the interval's actual coverage (order statistics give 95% or a little more) */
+  coverage: number;
+}
+
+/** Relative margin of an asymmetric interval: its longer side over the value, in percent. */
+function sideRme(value: number, lo: number, hi: number): number | null {
+  if (!Number.isFinite(value) || !Number.isFinite(lo) || !Number.isFinite(hi)) return null;
+  // A figure that is exactly 0 in every round (a fix that never waits) is known exactly.
+  if (value === 0) return lo === 0 && hi === 0 ? 0 : null;
+  return (Math.max(hi - value, value - lo) / Math.abs(value)) * 100;
+}
+
+/**
+ * The exact distribution-free 95% interval of a median from n independent
+ * values: the order statistics x(k) and x(n+1-k) (1-based) for the largest k
+ * with P(Binomial(n, 1/2) <= k - 1) <= 0.025. Null below 6 values, where no
+ * pair of order statistics covers 95% (n = 5: min..max covers 93.75%).
+ */
+export function medianCiRanks(n: number): { lo: number; hi: number; coverage: number } | null {
+  if (n < 6) return null;
+  // cumulative binomial(n, 1/2) in log space (n can be large)
+  let logC = 0; // log C(n, 0)
+  let cum = 0;
+  let k = 0;
+  const half = n * Math.log(0.5);
+  for (let j = 0; j < n; j++) {
+    const pj = Math.exp(logC + half);
+    if (cum + pj > 0.025) break;
+    cum += pj;
+    k = j + 1;
+    logC += Math.log((n - j) / (j + 1));
+  }
+  if (k === 0) return null;
+  return { lo: k - 1, hi: n - k, coverage: 1 - 2 * cum };
+}
+
+/**
+ * Median of per-round figures with its distribution-free 95% interval
+ * (medianCiRanks): assumes only that rounds are independent and alike, not
+ * that a round's figure is normal. rme is the longer side of the interval
+ * over the median; null (n/a) below 6 rounds.
+ */
+export function medianEstimate(values: readonly number[]): Interval {
+  const xs = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const n = xs.length;
+  const value = quantileSorted(xs, 0.5);
+  const r = medianCiRanks(n);
+  if (r === null) return { value, rme: null, n, lo: Number.NaN, hi: Number.NaN, coverage: 0 };
+  const lo = xs[r.lo];
+  const hi = xs[r.hi];
+  return { value, rme: sideRme(value, lo, hi), n, lo, hi, coverage: r.coverage };
+}
+
+/** Median of paired per-round ratios a[i] / b[i], with its order-statistic interval. */
+export function pairedRatioMedian(a: readonly number[], b: readonly number[]): Interval {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (b[i] !== 0 && Number.isFinite(a[i]) && Number.isFinite(b[i])) ratios.push(a[i] / b[i]);
+  }
+  return medianEstimate(ratios);
+}
+
+/** Count of sorted values <= x. */
+function countAtMost(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The p-quantile of samples pooled over rounds, with a 95% interval from a
+ * cluster bootstrap over the rounds: each resample draws whole rounds with
+ * replacement and takes the pooled quantile of their samples;
+ * the interval is the 2.5th and 97.5th percentiles of those. Resampling whole
+ * rounds keeps the samples of one round together, so the interval reflects
+ * how rounds differ (the machine's drift), not only the spread within a round,
+ * and assumes no independence between the samples of one round. Seeded: the
+ * same input gives the same interval. Null rme below 6 rounds with samples.
+ */
+export function pooledQuantile(
+  rounds: readonly (readonly number[])[],
+  p: number,
+  resamples = 1000,
+  seed = 1,
+): Interval {
+  const groups = rounds
+    .map((g) => g.filter((v) => Number.isFinite(v)).sort((a, b) => a - b))
+    .filter((g) => g.length > 0);
+  const all = groups.flat().sort((a, b) => a - b);
+  const value = quantileSorted(all, p);
+  const n = groups.length;
+  if (n < 6) return { value, rme: null, n, lo: Number.NaN, hi: Number.NaN, coverage: 0 };
+  let s = seed | 0 || 1;
+  const rand = () => {
+    // xorshift32: the statistics stay free of the harness's modules
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const counts = new Int32Array(n);
+  const boot: number[] = [];
+  // the smallest pooled value with at least `rank` (1-based) resampled values at or below it
+  const kth = (rank: number): number => {
+    let lo = 0;
+    let hi = all.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      let c = 0;
+      for (let g = 0; g < n; g++)
+        if (counts[g] > 0) c += counts[g] * countAtMost(groups[g], all[mid]);
+      if (c >= rank) hi = mid;
+      else lo = mid + 1;
+    }
+    return all[lo];
+  };
+  for (let b = 0; b < resamples; b++) {
+    counts.fill(0);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const g = Math.floor(rand() * n);
+      counts[g]++;
+      total += groups[g].length;
+    }
+    // the resample's quantile as quantileSorted takes it (R type 7): two order statistics
+    const h = (total - 1) * p;
+    const below = Math.floor(h);
+    const a = kth(below + 1);
+    const b = below + 1 < total ? kth(below + 2) : a;
+    boot.push(a + (h - below) * (b - a));
+  }
+  boot.sort((a, b) => a - b);
+  const lo = quantileSorted(boot, 0.025);
+  const hi = quantileSorted(boot, 0.975);
+  return { value, rme: sideRme(value, lo, hi), n, lo, hi, coverage: 0.95 };
+}
