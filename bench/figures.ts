@@ -26,9 +26,10 @@ import {
 import os from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../src/bench/atomic.js";
-import { packageRoot } from "../src/bench/files.js";
+import { loadStorm, packageRoot, STORM_LATEST } from "../src/bench/files.js";
 import { readResultsFile } from "../src/bench/read.js";
 import { headlines, markdownSummary } from "../src/report/markdown.js";
+import { stormMarkdown } from "../src/report/storm.js";
 
 const ROOT = packageRoot();
 const CLI = join(ROOT, "dist", "src", "cli.js");
@@ -296,6 +297,42 @@ function benchResults() {
   return res;
 }
 
+/** The CPU counts (of 2, 4, 8) that fit beside `extra` more threads on this machine's cores; 2 at least. */
+function cpusThatFit(extra: number): string {
+  const fit = [2, 4, 8].filter((c) => c + extra <= os.availableParallelism());
+  return (fit.length > 0 ? fit : [2]).join(",");
+}
+
+/** The page-table scenario's full bench with 4 bystanders: IPI-sync against rcu-defer against sync-rcu. */
+function benchTableFree(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "gupstress-figures-"));
+  try {
+    gupstress(
+      `npx gupstress bench --scenario gup-vs-table-free --bystanders 4 --out ${dir}`,
+      20 * 60_000,
+    );
+    const res = readResultsFile(join(dir, "latest.json"));
+    if (res === null) throw new Error("bench wrote no results");
+    return `\`npx gupstress bench --scenario gup-vs-table-free --bystanders 4\`:\n\n${markdownSummary(res)}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The unshare storms, every policy, with 4 bystanders, at the CPU counts that fit the cores. */
+function stormFull(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), "gupstress-figures-"));
+  try {
+    const command = `npx gupstress bench --scenario gup-vs-hugetlb-unshare --storm --bystanders 4 --cpus ${cpusThatFit(4)}`;
+    gupstress(`${command} --out ${dir}`, 20 * 60_000);
+    const res = loadStorm(join(dir, STORM_LATEST));
+    if (res === null) throw new Error("the storm wrote no results");
+    return `\`${command}\`:\n\n${stormMarkdown(res)}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function testsFigure(): string {
   const dir = mkdtempSync(join(os.tmpdir(), "gupstress-figures-"));
   const out = join(dir, "vitest.json");
@@ -558,6 +595,8 @@ const NAMED: Record<string, Generator> = {
   "stress-20-busy": stress20(os.availableParallelism()),
   "clean-5m": clean5m,
   "racy-family": racyFamily,
+  "bench-table-free": benchTableFree,
+  "storm-full": stormFull,
 };
 
 /** Figures that run only with --long or when --only names them. */
@@ -568,6 +607,8 @@ const LONG = new Set([
   "stress-20-busy",
   "clean-5m",
   "racy-family",
+  "bench-table-free",
+  "storm-full",
 ]);
 
 function generatorOf(spec: string): Generator | null {
@@ -614,7 +655,7 @@ async function main(argv: string[]): Promise<void> {
       skip = new Set(v.split(","));
     } else if (a === "--help") {
       process.stdout.write(
-        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak, first-race-20, stress-20-idle, stress-20-busy, clean-5m, racy-family); --only NAME runs a long figure too\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
+        "usage: npm run figures -- [--check] [--long] [--only NAME,...] [--skip NAME,...]\n\nRuns the commands behind the figures in README.md and docs/*.md and rewrites them.\n  --check   only check that every figure marker names a known figure\n  --long    also run the long figures (60 s holds, 10-minute soak, first-race-20, stress-20-idle, stress-20-busy, clean-5m, racy-family, bench-table-free, storm-full); --only NAME runs a long figure too\n  --only    refresh only these figures (names as in the markers; 'run' blocks by their full spec)\n  --skip    leave these figures as they are\n",
       );
       return;
     } else
