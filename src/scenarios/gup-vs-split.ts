@@ -6,8 +6,10 @@
 // on an unrelated page. The split maps the same subpages back at the same
 // ptes, so G7 sees an identical pte and the page is returned. The fix
 // re-checks the head after the grab. On x86 bare metal the unmap's flush IPI
-// waits for IRQ-off walkers and closes the window; arm64 flushes without an
-// IPI, and a KVM guest's PV flush skips a preempted vCPU.
+// waits for IRQ-off walkers and closes the window, and so does the flush of
+// the zap that frees the former head (the mmu_gather frees only after it);
+// arm64 flushes without an IPI, and a KVM guest's PV flush skips a preempted
+// vCPU.
 
 import { putFolio } from "../kernel/frames.js";
 import { type GupWalk, gupFastStep, newWalk, startWalk, WALK } from "../kernel/gup.js";
@@ -186,7 +188,7 @@ const SPLIT_OUTCOME: Record<number, number> = {
  * the unpin underflows the page's own refcount. Confirmed from memory: the
  * page's head has fewer references than one pin (the unpin would take it
  * below zero). The frame that holds ours is the former head: another
- * allocation's page after S9, or the process's own page 0 before S8.
+ * allocation's page after S9, or the process's own page 0 before S8R frees it.
  */
 export function gradeSplitWalk(mem: Memory, w: GupWalk): Verdict {
   for (let k = 0; k < w.nr; k++) {
