@@ -5,9 +5,10 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_EXPLORE, explore } from "../src/explore/explore.js";
 import { Cpu } from "../src/kernel/cpu.js";
 import { type GupWalk, gupFastStep, WALK } from "../src/kernel/gup.js";
+import { ipiTake } from "../src/kernel/irq.js";
 import { SPLIT, type Split, splitNext, splitStep } from "../src/kernel/split.js";
 import { stepName } from "../src/kernel/steps.js";
-import { FRAME, Memory } from "../src/memory/layout.js";
+import { FRAME, Memory, REGION } from "../src/memory/layout.js";
 import { defaultConfig } from "../src/run/config.js";
 import { runStress } from "../src/run/stress.js";
 import { gupVsSplit } from "../src/scenarios/gup-vs-split.js";
@@ -31,6 +32,7 @@ function splitLab(fixName: string, ptes = 3, first = 1, count = 1) {
     mem,
     walk,
     op,
+    g,
     G(...names: string[]) {
       for (const name of names) {
         expect(stepName(walk.pc)).toBe(name);
@@ -50,7 +52,8 @@ function splitLab(fixName: string, ptes = 3, first = 1, count = 1) {
   };
 }
 
-const SPLIT_BODY = ["S3", "S4", "S5", "S6", "S7", "S8", "S9"];
+/** The split after its unmap, without a flush IPI: the zap of page 0 (S8) frees its page at S8R. */
+const SPLIT_BODY = ["S3", "S4", "S5", "S6", "S7", "S8", "S8R", "S9"];
 
 describe("gup-vs-split by hand", () => {
   it("none: the head read before the split, the grab after the head's reuse: the ref lands on another allocation's page, G7 passes", () => {
@@ -92,6 +95,29 @@ describe("gup-vs-split by hand", () => {
     expect(l.walk.result).toBe(WALK.BACKOFF_PTE);
     l.G("G9");
     expect(l.grade().key).toBe("backoff-pte");
+  });
+
+  it("ipi without G7: the zap's flush waits for the walker that read page 0, which pins the page before the gather frees it", () => {
+    const l = splitLab("ipi~recheckPte=false", 3, 0, 1);
+    const k = new Cpu(l.mem, 0, resolveFix(S, "ipi~recheckPte=false"));
+    l.K("S0", "S1", "S2");
+    expect(ipiTake(l.g)).toBe(true); // interrupts on: the unmap's flush acked
+    l.K("S2W", "S3", "S4", "S5", "S6", "S7");
+    l.G("G0", "G1", "G2", "G3", "GH");
+    const head = l.walk.folio;
+    l.K("S8", "S8F");
+    // The page is gathered: off the pte, its mapping's reference still held.
+    expect(l.mem.load(l.mem.pte(0, 0))).toBe(0);
+    expect(l.mem.load(l.mem.frame(head, FRAME.refcount))).toBe(1);
+    expect(splitStep(k, l.op)).toBe(-1); // S8W: the walker has interrupts off
+    expect(ipiTake(l.g)).toBe(false);
+    l.G("GG", "G8", "G9");
+    expect(ipiTake(l.g)).toBe(true);
+    l.K("S8W", "S8R", "S9");
+    // The walker's pin kept the page: not freed, not reused, still the process's page 0.
+    expect(l.mem.load(l.mem.region(0, REGION.other))).toBe(-1);
+    expect(l.mem.load(l.mem.frame(head, FRAME.refcount))).toBe(l.walk.bias);
+    expect(l.grade().key).toBe("pinned");
   });
 
   it("a pin taken before the freeze aborts the split: the same subpages come back, still one folio", () => {

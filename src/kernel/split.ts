@@ -12,22 +12,38 @@
 //   S5  page_ref_unfreeze: every former subpage a page of its own
 //   S6  remap_page: the SAME subpages back at the SAME ptes (same pte values)
 //   S7  unlock, put the splitter's reference on each page
-//   S8  the process frees the former head (MADV_DONTNEED of page 0)
+//
+// Then the process frees the former head: MADV_DONTNEED of page 0, a zap
+// under an mmu_gather (mm/memory.c zap_pte_range, tlb_finish_mmu;
+// mm/mmu_gather.c tlb_flush_mmu):
+//
+//   S8  zap_pte_range: ptep_get_and_clear, page_remove_rmap, and
+//       __tlb_remove_page: the page is gathered, the mapping's reference
+//       still held by the gather
+//   S8F tlb_flush_mmu_tlbonly: the zap's TLB flush under the same policy as
+//       S2 (an IPI broadcast, a KVM PV flush, or none), S8W its wait
+//   S8R tlb_batch_pages_flush: the gathered page's reference put; the former
+//       head, unpinned, is freed
 //   S9  the page allocator hands that frame out again: an order-0 page of
 //       another allocation (refcount 1)
 //
 // A walker that read the head before S4 and grabs it after S9 holds a
 // reference on another allocation's page; S6 restored the pte it read, so G7
-// passes. The follow-up operation zaps the region and refaults a fresh THP
-// under a huge pmd (SF), then splits that pmd (SP, __split_huge_pmd: the
-// deposited table gets a pte per subpage), so that every trial starts from a
-// pte-mapped THP, and walkers between SF and SP take the huge-pmd leaf path.
+// passes. Where the flush IPI waits (x86 bare metal), a walker that read
+// page 0's pte before S8 has left its IRQ-off section before S8R frees the
+// page, so it cannot grab a reused frame even without G7; on arm64 (no IPI)
+// and through a KVM PV flush that skips a preempted vCPU it can. The
+// follow-up operation zaps the region and refaults a fresh THP under a huge
+// pmd (SF), then splits that pmd (SP, __split_huge_pmd: the deposited table
+// gets a pte per subpage), so that every trial starts from a pte-mapped THP,
+// and walkers between SF and SP take the huge-pmd leaf path.
 
 import {
   CTL,
   FRAME,
   FRAME_FREE,
   FRAME_MAPPED,
+  FRAME_RELEASED,
   isMigrationPte,
   type Memory,
   makeHugePmd,
@@ -45,7 +61,7 @@ import {
 } from "../memory/layout.js";
 import type { Cpu } from "./cpu.js";
 import type { Fix } from "./fixes.js";
-import { allocBlock, makeFolio, putFolio, releaseMapping } from "./frames.js";
+import { allocBlock, headOf, makeFolio, putFolio, releaseMapping } from "./frames.js";
 import { allAcked, flushBroadcast } from "./irq.js";
 import { BLOCKED, DONE, STEP } from "./steps.js";
 
@@ -86,21 +102,29 @@ export interface Split {
   skipOne: boolean;
   pvFlush: boolean;
   broadcasts: number;
+  /** the folio S8's zap gathered (the mapping's reference it holds until S8R), -1 if none */
+  gathered: number;
 }
 
-/** The split's steps under a fix: the flush IPI (and its wait) only where the fix sends one. */
+/**
+ * The split's steps under a fix: each flush IPI (and its wait) only where
+ * the fix sends one; the unmap's (S2) and the zap's (S8F) follow one policy.
+ */
 export function splitProgram(fix: Fix): number[] {
-  const flush = fix.ipi === "none" ? [] : fix.ipiWait ? [STEP.S2, STEP.S2W] : [STEP.S2];
+  const flush = (send: number, wait: number) =>
+    fix.ipi === "none" ? [] : fix.ipiWait ? [send, wait] : [send];
   return [
     STEP.S0,
     STEP.S1,
-    ...flush,
+    ...flush(STEP.S2, STEP.S2W),
     STEP.S3,
     STEP.S4,
     STEP.S5,
     STEP.S6,
     STEP.S7,
     STEP.S8,
+    ...flush(STEP.S8F, STEP.S8W),
+    STEP.S8R,
     STEP.S9,
   ];
 }
@@ -123,6 +147,7 @@ export function newSplit(fix: Fix, cpus: number): Split {
     skipOne: fix.ipiSkipOne,
     pvFlush: fix.ipiPvFlush,
     broadcasts: 0,
+    gathered: -1,
   };
 }
 
@@ -135,6 +160,7 @@ export function startSplit(cpu: Cpu, s: Split, region: number, phase: number): v
   s.aborting = false;
   s.result = SPLIT.RUNNING;
   s.nTargets = 0;
+  s.gathered = -1;
   s.len = (phase === PHASE_SPLIT_OP ? s.splitSteps : s.followSteps).length;
   if (phase === PHASE_SPLIT_OP) {
     // split_huge_page needs a pte-mapped THP: page 0 present, its folio compound.
@@ -211,6 +237,9 @@ export function splitStep(cpu: Cpu, s: Split): number {
       cpu.trace(step, r, -1, h, 0);
       break;
     case STEP.S2:
+    case STEP.S8F:
+      // S2: the unmap's flush (try_to_migrate's); S8F: the zap's
+      // (tlb_flush_mmu_tlbonly), under the same policy.
       flushBroadcast(
         cpu,
         s,
@@ -221,9 +250,11 @@ export function splitStep(cpu: Cpu, s: Split): number {
       cpu.trace(step, r, -1, -1, s.nTargets);
       break;
     case STEP.S2W:
+    case STEP.S8W:
       // The waiting flush (x86 bare metal) closes the race: a walker that
-      // read a pte before S1 is out of its IRQ-off section before S3, so its
-      // grab (if any) is there for the freeze to see.
+      // read a pte before S1 (S8) is out of its IRQ-off section before S3
+      // (S8R), so its grab (if any) is there for the freeze to see (or lands
+      // on a page that is still the process's, not yet freed).
       if (!allAcked(mem, s)) return BLOCKED;
       cpu.trace(step, r, -1, -1, s.nTargets);
       break;
@@ -260,14 +291,30 @@ export function splitStep(cpu: Cpu, s: Split): number {
       cpu.trace(step, r, -1, h, 0);
       break;
     case STEP.S8: {
-      // zap_pte_range for page 0: the former head loses its mapping and, unpinned, is freed.
+      // zap_pte_range for page 0: ptep_get_and_clear, page_remove_rmap, and
+      // __tlb_remove_page: the page goes into the mmu_gather, which keeps the
+      // mapping's reference until S8R, after the TLB flush.
       const pi = mem.pte(r, 0);
       const pte = mem.load(pi);
       mem.store(pi, PTE_NONE);
-      if (ptePresent(pte)) releaseMapping(mem, pteFrame(pte), s.serial);
+      if (ptePresent(pte)) {
+        const f = pteFrame(pte);
+        const head = headOf(mem, f);
+        mem.store(mem.frame(f, FRAME.releasedBy), s.serial);
+        mem.store(mem.frame(f, FRAME.state), FRAME_RELEASED);
+        Atomics.sub(mem.i32, mem.frame(head, FRAME.mapcount), 1);
+        s.gathered = head;
+      }
       cpu.trace(step, r, 0, h, 0);
       break;
     }
+    case STEP.S8R:
+      // tlb_batch_pages_flush -> free_pages_and_swap_cache: the gather's
+      // reference put; the former head, unpinned, is freed.
+      if (s.gathered >= 0) putFolio(mem, s.gathered, 1);
+      cpu.trace(step, r, 0, s.gathered, 0);
+      s.gathered = -1;
+      break;
     case STEP.S9: {
       // The allocator's next order-0 page is the frame just freed (LIFO).
       const free =

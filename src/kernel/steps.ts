@@ -73,10 +73,11 @@ export const STEP = {
   S5: 82, // page_ref_unfreeze: every former subpage a page of its own
   S6: 83, // remap_page: the same subpages back at the same ptes
   S7: 84, // unlock and put the splitter's reference on each page
-  S8: 85, // the process frees the former head (MADV_DONTNEED of page 0)
+  S8: 85, // MADV_DONTNEED of page 0 (zap_pte_range): pte cleared, the page gathered (its ref held)
   S9: 86, // the former head frame reused: an order-0 page of another allocation
   SF: 87, // follow-up: zap the region, refault a fresh THP (huge pmd)
   SA: 88, // freeze failed: remap the same subpages (still one folio), put the ref
+  S8F: 89, // the zap's TLB flush (tlb_flush_mmu_tlbonly): IPI broadcast (or none)
   // hugetlb PMD-table unshare (gup-vs-hugetlb-unshare): the walker in mm/gup.c's
   // terms (gup_fast_pud_range -> gup_fast_pmd_range -> gup_fast_pmd_leaf)
   HG1: 90, // pud = READ_ONCE(*pudp)
@@ -94,9 +95,12 @@ export const STEP = {
   HU4: 105, // the remaining owner reuses T: one entry rewritten for another mapping
   HU5: 106, // follow-up: the file mapped in T again
   HU6: 107, // follow-up: huge_pmd_share: every PUD that left points at T again
+  // THP split, continued (the zap of S8 frees its page only after its TLB flush)
+  S8W: 110, // ...the zap's flush IPI: every ack in
+  S8R: 111, // tlb_batch_pages_flush: the gathered page's reference put (freed if it was the last)
   // Free for new scenarios' steps: 41..127 (STEP_IDS). Ranges taken:
   // 41..49 mthp collapse, 50..69 page-table freeing, 70..89 split and host
-  // preemption, 90..109 hugetlb unshare.
+  // preemption, 90..109 hugetlb unshare, 110..111 split (70..89 was full).
 } as const;
 
 export type StepName = keyof typeof STEP;
@@ -170,7 +174,10 @@ export const STEP_TEXT: Record<StepName, string> = {
   S5: "unfreeze",
   S6: "remap the same subpages",
   S7: "unlock, put refs",
-  S8: "free the former head",
+  S8: "zap page 0: clear pte, gather the page",
+  S8F: "zap's TLB flush (IPI)",
+  S8W: "zap flush: all acks in",
+  S8R: "free the gathered page",
   S9: "former head reused",
   SF: "refault a fresh THP",
   SA: "freeze failed: remap, abort",

@@ -6,8 +6,10 @@
 // on an unrelated page. The split maps the same subpages back at the same
 // ptes, so G7 sees an identical pte and the page is returned. The fix
 // re-checks the head after the grab. On x86 bare metal the unmap's flush IPI
-// waits for IRQ-off walkers and closes the window; arm64 flushes without an
-// IPI, and a KVM guest's PV flush skips a preempted vCPU.
+// waits for IRQ-off walkers and closes the window, and so does the flush of
+// the zap that frees the former head (the mmu_gather frees only after it);
+// arm64 flushes without an IPI, and a KVM guest's PV flush skips a preempted
+// vCPU.
 
 import { putFolio } from "../kernel/frames.js";
 import { type GupWalk, gupFastStep, newWalk, startWalk, WALK } from "../kernel/gup.js";
@@ -186,7 +188,7 @@ const SPLIT_OUTCOME: Record<number, number> = {
  * the unpin underflows the page's own refcount. Confirmed from memory: the
  * page's head has fewer references than one pin (the unpin would take it
  * below zero). The frame that holds ours is the former head: another
- * allocation's page after S9, or the process's own page 0 before S8.
+ * allocation's page after S9, or the process's own page 0 before S8R frees it.
  */
 export function gradeSplitWalk(mem: Memory, w: GupWalk): Verdict {
   for (let k = 0; k < w.nr; k++) {
@@ -269,7 +271,13 @@ function describe(s: { step: string; index: number; frame: number; value: number
     case "S6":
       return `S6 remap the same subpages at the same ptes`;
     case "S8":
-      return `S8 free the former head (frame ${s.frame})`;
+      return `S8 zap page 0: pte cleared, former head ${s.frame} gathered (its ref held)`;
+    case "S8F":
+      return `S8F zap's flush IPI to ${s.value} CPU${s.value === 1 ? "" : "s"}`;
+    case "S8R":
+      return s.frame >= 0
+        ? `S8R free the gathered page (frame ${s.frame})`
+        : "S8R nothing gathered";
     case "S9":
       return `S9 frame ${s.frame} ${s.value === 1 ? "reused: another allocation's page" : "still held: not reused"}`;
     case "SF":
@@ -359,6 +367,18 @@ export const gupVsSplit: Scenario = {
       fix: "ipi~ipiPvFlush=true",
       text: "x86's waiting flush inside a KVM guest: the PV flush leaves out a walker's vCPU that the host preempted (caught only through a host preemption)",
     },
+    {
+      id: "split-g7-dropped",
+      fix: "recheck~recheckPte=false",
+      text: "the head re-check without the G7 pte re-check, no flush IPI (arm64): the zap of page 0 frees the former head and S9 reuses it as an order-0 page, whose head is itself, so GR passes too",
+    },
+    {
+      id: "split-g7-dropped-ipi",
+      fix: "ipi~recheckPte=false",
+      text: "the waiting flush IPI without the G7 pte re-check",
+      equivalent:
+        "the zap of page 0 (S8) frees the page only after its own waiting flush (S8F, S8W: mmu_gather frees after tlb_flush_mmu), so a walker that read the pte before the zap has left its IRQ-off section before S8R and cannot grab a reused frame; and the unmap's waiting flush (S2W) keeps a walker that read a pte before S1 ahead of the freeze",
+    },
   ],
   outcomes: OUTCOMES,
   defaultDelays: [
@@ -388,7 +408,10 @@ export const gupVsSplit: Scenario = {
     step: (cpu, op) => splitStep(cpu, op as Split),
     done: (op) => splitDone(op as Split),
     next: (op) => splitNext(op as Split),
-    blocked: (mem, op) => splitNext(op as Split) === STEP.S2W && !allAcked(mem, op as Split),
+    blocked: (mem, op) => {
+      const next = splitNext(op as Split);
+      return (next === STEP.S2W || next === STEP.S8W) && !allAcked(mem, op as Split);
+    },
     outcome: (op) => SPLIT_OUTCOME[(op as Split).result] ?? UNDECLARED,
   },
   walker: {
