@@ -47,8 +47,17 @@ const lines = (file: string) =>
 describe("a 3-shard campaign with one shard killed halfway", () => {
   it("merges into one verdict; no finished slice is lost", async () => {
     const shards = [1, 2, 3].map((k) => shard(k, 4));
-    // Kill shard 2 halfway, with no chance to clean up.
-    await new Promise((r) => setTimeout(r, 2500));
+    // Kill shard 2 halfway (once it has finished a slice: on a loaded
+    // machine that takes longer than on an idle one), with no chance to clean up.
+    const killedFile = join(dir, "shard-2.jsonl");
+    const hasSlice = () => {
+      try {
+        return readFileSync(killedFile, "utf8").includes("\n");
+      } catch {
+        return false;
+      }
+    };
+    for (let t = 0; t < 600 && !hasSlice(); t++) await new Promise((r) => setTimeout(r, 50));
     shards[1].child.kill("SIGKILL");
     const outs = await Promise.all(shards.map((s) => s.stdout));
     // The shards that ran to the end: every slice they counted is a record.

@@ -203,8 +203,11 @@ describe("results and exit codes", () => {
       "4000",
       "--quiet",
     ]);
-    expect(r.code).toBe(0);
+    // Never a false race. On a loaded machine 4000 trials may not reach the
+    // window 10 times: then the verdict is inconclusive (exit 4), not clean.
     expect(r.stdout).toMatch(/no race in [\d,]+ iterations/);
+    if (r.code === 4) expect(r.stdout).toMatch(/inconclusive/);
+    else expect(r.code).toBe(0);
   });
 });
 
