@@ -6,7 +6,7 @@ import type { Cpu } from "../kernel/cpu.js";
 import { hostPreempt, hostResume } from "../kernel/irq.js";
 import { STEP, STEP_IDS } from "../kernel/steps.js";
 import { DELAY_SCALE_ONE } from "../memory/layout.js";
-import type { DelaySpec } from "./config.js";
+import type { DelaySpec } from "./delay-spec.js";
 import type { Rng } from "./random.js";
 
 let sink = 0;

@@ -28,13 +28,21 @@ import {
   TRACE,
   TRACE_WORDS,
 } from "../memory/layout.js";
-import { resolveFix, scenarioByName } from "../scenarios/index.js";
-import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
-import { BYSTANDER_OFF_NS, type RunConfig, startupBoundMs } from "./config.js";
+import { loadScenario } from "../scenarios/loaders.js";
+import {
+  type MutatorProgram,
+  resolveFix,
+  type Scenario,
+  type Verdict,
+  type WalkerProgram,
+} from "../scenarios/scenario.js";
+import { BYSTANDER_OFF_NS, startupBoundMs } from "./bounds.js";
+import type { RunConfig } from "./config.js";
 import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
+import { type WarmUp, warmUp } from "./warmup.js";
 
 export interface CpuTask {
   sab: SharedArrayBuffer;
@@ -58,6 +66,8 @@ export interface CpuReport {
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
+  /** the JIT warm-up it ran on scratch memory before coming online (src/run/warmup.ts) */
+  warmUp: WarmUp;
   /** milliseconds from the task's start to the moment every CPU was online */
   startupMs: number;
   samples: LatencySamples;
@@ -138,13 +148,13 @@ class CpuRun {
   readonly poll = (): void => this.waiter.serviceIpis();
   readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [], opWaitNs: [] };
 
-  constructor(task: CpuTask) {
+  constructor(task: CpuTask, scenario: Scenario) {
     this.config = task.config;
     this.sampleEvery = task.config.sampleEvery;
     this.trialBarrier = task.trialBarrier;
     this.idleMs = task.idleMs;
     this.mem = new Memory(task.geo, task.sab);
-    this.scenario = scenarioByName(task.config.scenario);
+    this.scenario = scenario;
     this.mutator = this.scenario.mutator;
     this.walker = this.scenario.walker;
     const outcomes = this.scenario.outcomes;
@@ -609,13 +619,17 @@ function bystander(run: CpuRun): void {
   }
 }
 
-/** The body of one worker: attach, run the role, flush, report. */
-export function runCpu(task: CpuTask): CpuReport {
+/** The body of one worker: load its scenario, attach, run the role, flush, report. */
+export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const t0 = performance.now();
-  const run = new CpuRun(task);
+  const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
+  let warm: WarmUp = { trials: 0, ms: 0 };
   try {
+    // A bystander runs no step code of the scenario: nothing to warm.
+    if (task.cpu < task.geo.cpus)
+      warm = warmUp(run.scenario, run.cpu.fix, task.geo.ptes, task.config.trace, task.config.seed);
     if (run.attach()) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
@@ -634,6 +648,7 @@ export function runCpu(task: CpuTask): CpuReport {
     role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
+    warmUp: warm,
     startupMs,
     samples: run.samples,
   };

@@ -1,0 +1,106 @@
+// A warm start: before a CPU comes online, its worker runs the scenario's own
+// step code (the same mutator and walker programs, the same Memory class,
+// ipiTake) on private scratch memory, one thread playing both sides in a
+// random interleaving, the way the explorer drives them (src/explore/model.ts).
+// The JIT has then compiled the steps when the run's clock starts: a cold
+// worker spends its first milliseconds interpreting them, slowly enough to
+// miss the window. Nothing here touches the run's memory or its counts.
+
+import { Cpu } from "../kernel/cpu.js";
+import type { Fix } from "../kernel/fixes.js";
+import { canTakeIpi, ipiTake } from "../kernel/irq.js";
+import { type Geometry, Memory } from "../memory/layout.js";
+import type { Scenario } from "../scenarios/scenario.js";
+import { Rng } from "./random.js";
+
+/** Trials at most, and the time they may take (ms): enough for the optimizing compiler. */
+export const WARMUP_TRIALS = 300;
+export const WARMUP_MS = 20;
+
+/** Regions of the scratch memory: a few, so that the steps see more than one. */
+const REGIONS = 4;
+
+export interface WarmUp {
+  trials: number;
+  ms: number;
+}
+
+/**
+ * Run up to `trials` trials (at most `budgetMs`) of `scenario` under `fix`
+ * on scratch memory: CPU 0's trial operation interleaved at random with one
+ * walk by CPU 1, the walk graded and released, then the follow-ups; IPIs are
+ * taken by CPU 1 whenever interrupts allow. Every other trial is traced when
+ * `tracing`, as lockstep traces some trials and not others. A trial in which
+ * no CPU can step ends the warm-up (bounded: never a wait).
+ */
+export function warmUp(
+  scenario: Scenario,
+  fix: Fix,
+  ptes: number,
+  tracing: boolean,
+  seed: number,
+  trials = WARMUP_TRIALS,
+  budgetMs = WARMUP_MS,
+): WarmUp {
+  const t0 = performance.now();
+  const geo: Geometry = {
+    cpus: 2,
+    regions: REGIONS,
+    ptes,
+    frames: scenario.frames({ cpus: 2, regions: REGIONS, ptes, heldWalks: 0 }),
+    tables: scenario.tables?.({ regions: REGIONS, ptes }),
+    traceRing: 64,
+    mutatorRing: 64,
+  };
+  const mem = new Memory(geo);
+  scenario.setup(mem);
+  const mutatorCpu = new Cpu(mem, 0, fix, false);
+  const walkerCpu = new Cpu(mem, 1, fix, false);
+  const { mutator, walker } = scenario;
+  const op = mutator.create(mutatorCpu);
+  const w = walker.create(ptes);
+  const rng = new Rng(seed, 0x7761726d);
+  let t = 0;
+  for (; t < trials; t++) {
+    if ((t & 15) === 15 && performance.now() - t0 > budgetMs) break;
+    mutatorCpu.tracing = walkerCpu.tracing = tracing && (t & 1) === 1;
+    const region = t % REGIONS;
+    const first = rng.below(ptes);
+    mutator.start(mutatorCpu, op, region, 0);
+    walker.start(w, region, first, 1 + rng.below(ptes - first));
+    if (!interleave(mem, scenario, op, w, mutatorCpu, walkerCpu, rng)) break;
+    if (walker.grade(mem, w, 1).outcome >= 0) walker.release(walkerCpu, w);
+    else break;
+    let stuck = false;
+    for (let phase = 1; phase < scenario.phases && !stuck; phase++) {
+      mutator.start(mutatorCpu, op, region, phase);
+      stuck = !interleave(mem, scenario, op, null, mutatorCpu, walkerCpu, rng);
+    }
+    if (stuck) break;
+  }
+  return { trials: t, ms: performance.now() - t0 };
+}
+
+/** Step both sides in a random order until both are done; false if neither can step. */
+function interleave(
+  mem: Memory,
+  scenario: Scenario,
+  op: Parameters<Scenario["mutator"]["step"]>[1],
+  w: unknown,
+  mutatorCpu: Cpu,
+  walkerCpu: Cpu,
+  rng: Rng,
+): boolean {
+  const { mutator, walker } = scenario;
+  for (;;) {
+    const m = !mutator.done(op) && !mutator.blocked(mem, op);
+    const g = w !== null && !walker.done(w);
+    const i = canTakeIpi(walkerCpu);
+    const n = (m ? 1 : 0) + (g ? 1 : 0) + (i ? 1 : 0);
+    if (n === 0) return mutator.done(op) && (w === null || walker.done(w));
+    let k = rng.below(n);
+    if (m && k-- === 0) mutator.step(mutatorCpu, op);
+    else if (g && k-- === 0) walker.step(walkerCpu, w);
+    else ipiTake(walkerCpu);
+  }
+}
