@@ -86,6 +86,12 @@ export interface LatencySamples {
 
 const MAX_SAMPLES = 50_000;
 
+/**
+ * Lockstep traces one trial in this many (and every trial after an undrawn
+ * race): a prime, so that the traced region rotates whatever the regions.
+ */
+export const TRACE_ONE_IN = 61;
+
 function sample(into: number[], ns: number): void {
   if (into.length < MAX_SAMPLES) into.push(ns);
 }
@@ -314,7 +320,11 @@ class CpuRun {
       this.flush();
       if (this.config.untilRace) requestStop(mem, STOP_GRACEFUL);
     }
-    if (this.walker.span(w)[0] < 0) return;
+    if (this.walker.span(w)[0] < 0) {
+      // Untraced: trace every trial from the next round on, until a race is drawn.
+      if (mem.load(CTL.firstRaceTaken) === 0) mem.store(CTL.traceAll, 1);
+      return;
+    }
     if (Atomics.compareExchange(mem.i32, CTL.firstRaceTaken, 0, 1) !== 0) return;
     const region = this.walker.region(w);
     mem.store(CTL.firstRaceCpu, this.cpu.id);
@@ -334,16 +344,26 @@ class CpuRun {
   }
 
   /**
-   * Lockstep traces one region's trial per round (a different one each
-   * round), so that races are counted at untraced speed: the global step
-   * clock is most of a traced step's cost. A run that stops at its first race
-   * traces every trial, so that the race it stops at can be drawn.
+   * Lockstep traces one trial in TRACE_ONE_IN (the region rotates), so that
+   * races are counted at untraced speed: the global step clock, a shared
+   * counter every traced step of every CPU adds to, is most of a traced
+   * trial's cost. Once a race is counted in an untraced trial before any was
+   * drawn, every trial is traced (CTL.traceAll) until one is: the drawing is
+   * of the first race or races. Every CPU decides from the same words, which
+   * change only between rounds (a walker counts its races before it acks the
+   * round). A run that stops at its first race traces every trial, so that
+   * the race it stops at can be drawn.
    */
   traceTrial(round: number, region: number): void {
     const c = this.config;
-    const regions = this.mem.geo.regions;
+    const mem = this.mem;
+    const regions = mem.geo.regions;
     this.cpu.tracing =
-      c.trace && (c.untilRace || regions === 1 || region === (round - 1) % regions);
+      c.trace &&
+      (c.untilRace ||
+        regions === 1 ||
+        ((round - 1) * regions + region) % TRACE_ONE_IN === 0 ||
+        (mem.load(CTL.traceAll) !== 0 && mem.load(CTL.firstRaceTaken) === 0));
   }
 
   /** Mark this CPU online and wait for all the others. */
