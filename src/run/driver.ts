@@ -42,7 +42,7 @@ import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
-import { type WarmUp, warmUp } from "./warmup.js";
+import { WARMUP_MS, WARMUP_TRIALS, Warmer, type WarmUp } from "./warmup.js";
 
 export interface CpuTask {
   sab: SharedArrayBuffer;
@@ -366,11 +366,20 @@ class CpuRun {
         (mem.load(CTL.traceAll) !== 0 && mem.load(CTL.firstRaceTaken) === 0));
   }
 
-  /** Mark this CPU online and wait for all the others. */
-  attach(): boolean {
+  /**
+   * Mark this CPU online and wait for all the others, warming the step code
+   * on scratch memory meanwhile (`warmer`), a few trials at a time.
+   */
+  attach(warmer: Warmer | null): boolean {
     const mem = this.mem;
     mem.store(mem.cpuA(this.cpu.id, CPU_A.online), 1);
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
+    if (warmer !== null) {
+      while (firstOffline(mem) >= 0 && mem.load(CTL.stop) === 0 && warmer.more()) {
+        warmer.run(warmer.done.trials + 8, Number.POSITIVE_INFINITY);
+        this.waiter.beat();
+      }
+    }
     // One start-up bound for every CPU and the main thread (startupBoundMs);
     // a stop (Ctrl-C) while others are still starting ends the wait at once.
     const ok = this.waiter.until(
@@ -645,12 +654,14 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
-  let warm: WarmUp = { trials: 0, ms: 0 };
+  // A bystander runs no step code of the scenario: nothing to warm.
+  const warmer =
+    task.cpu < task.geo.cpus
+      ? new Warmer(run.scenario, run.cpu.fix, task.geo.ptes, task.config.trace, task.config.seed)
+      : null;
   try {
-    // A bystander runs no step code of the scenario: nothing to warm.
-    if (task.cpu < task.geo.cpus)
-      warm = warmUp(run.scenario, run.cpu.fix, task.geo.ptes, task.config.trace, task.config.seed);
-    if (run.attach()) {
+    warmer?.run(WARMUP_TRIALS, WARMUP_MS);
+    if (run.attach(warmer)) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
       if (task.cpu >= task.geo.cpus) bystander(run);
@@ -668,7 +679,7 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
     role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
-    warmUp: warm,
+    warmUp: warmer?.done ?? { trials: 0, ms: 0 },
     startupMs,
     samples: run.samples,
   };

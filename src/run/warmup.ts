@@ -13,9 +13,13 @@ import { type Geometry, Memory } from "../memory/layout.js";
 import type { Scenario } from "../scenarios/scenario.js";
 import { Rng } from "./random.js";
 
-/** Trials at most, and the time they may take (ms): enough for the optimizing compiler. */
-export const WARMUP_TRIALS = 300;
-export const WARMUP_MS = 20;
+/**
+ * Trials at most, and the time they may take (ms), before a CPU comes online;
+ * it goes on (WARMUP_MAX_TRIALS at most) while it waits for the others.
+ */
+export const WARMUP_TRIALS = 64;
+export const WARMUP_MS = 15;
+export const WARMUP_MAX_TRIALS = 400;
 
 /** Regions of the scratch memory: a few, so that the steps see more than one. */
 const REGIONS = 4;
@@ -26,13 +30,86 @@ export interface WarmUp {
 }
 
 /**
- * Run up to `trials` trials (at most `budgetMs`) of `scenario` under `fix`
- * on scratch memory: CPU 0's trial operation interleaved at random with one
- * walk by CPU 1, the walk graded and released, then the follow-ups; IPIs are
- * taken by CPU 1 whenever interrupts allow. Every other trial is traced when
- * `tracing`, as lockstep traces some trials and not others. A trial in which
- * no CPU can step ends the warm-up (bounded: never a wait).
+ * Trials of a scenario under a fix on scratch memory: CPU 0's trial
+ * operation interleaved at random with one walk by CPU 1, the walk graded
+ * and released, then the follow-ups; IPIs are taken by CPU 1 whenever
+ * interrupts allow. Every other trial is traced when `tracing`, as lockstep
+ * traces some trials and not others. A trial in which no CPU can step ends
+ * the warm-up (bounded: never a wait).
  */
+export class Warmer {
+  private readonly scenario: Scenario;
+  private readonly mem: Memory;
+  private readonly mutatorCpu: Cpu;
+  private readonly walkerCpu: Cpu;
+  private readonly op: Parameters<Scenario["mutator"]["step"]>[1];
+  private readonly w: unknown;
+  private readonly rng: Rng;
+  private readonly ptes: number;
+  private readonly tracing: boolean;
+  private stuck = false;
+  /** what it ran so far */
+  readonly done: WarmUp = { trials: 0, ms: 0 };
+
+  constructor(scenario: Scenario, fix: Fix, ptes: number, tracing: boolean, seed: number) {
+    const t0 = performance.now();
+    this.scenario = scenario;
+    this.ptes = ptes;
+    this.tracing = tracing;
+    const geo: Geometry = {
+      cpus: 2,
+      regions: REGIONS,
+      ptes,
+      frames: scenario.frames({ cpus: 2, regions: REGIONS, ptes, heldWalks: 0 }),
+      tables: scenario.tables?.({ regions: REGIONS, ptes }),
+      traceRing: 64,
+      mutatorRing: 64,
+    };
+    this.mem = new Memory(geo);
+    scenario.setup(this.mem);
+    this.mutatorCpu = new Cpu(this.mem, 0, fix, false);
+    this.walkerCpu = new Cpu(this.mem, 1, fix, false);
+    this.op = scenario.mutator.create(this.mutatorCpu);
+    this.w = scenario.walker.create(ptes);
+    this.rng = new Rng(seed, 0x7761726d);
+    this.done.ms += performance.now() - t0;
+  }
+
+  /** Whether more trials can run (none got stuck) below `max`. */
+  more(max = WARMUP_MAX_TRIALS): boolean {
+    return !this.stuck && this.done.trials < max;
+  }
+
+  /** Run trials until `trials` in all, or `budgetMs` from now; returns whether more can run. */
+  run(trials: number, budgetMs: number): boolean {
+    const t0 = performance.now();
+    const { scenario, mem, mutatorCpu, walkerCpu, op, w, rng, ptes } = this;
+    const { mutator, walker } = scenario;
+    let t = this.done.trials;
+    for (; t < trials && !this.stuck; t++) {
+      if ((t & 7) === 7 && performance.now() - t0 > budgetMs) break;
+      mutatorCpu.tracing = walkerCpu.tracing = this.tracing && (t & 1) === 1;
+      const region = t % REGIONS;
+      const first = rng.below(ptes);
+      mutator.start(mutatorCpu, op, region, 0);
+      walker.start(w, region, first, 1 + rng.below(ptes - first));
+      if (!interleave(mem, scenario, op, w, mutatorCpu, walkerCpu, rng)) this.stuck = true;
+      else if (walker.grade(mem, w, 1).outcome < 0) this.stuck = true;
+      else {
+        walker.release(walkerCpu, w);
+        for (let phase = 1; phase < scenario.phases && !this.stuck; phase++) {
+          mutator.start(mutatorCpu, op, region, phase);
+          this.stuck = !interleave(mem, scenario, op, null, mutatorCpu, walkerCpu, rng);
+        }
+      }
+    }
+    this.done.trials = t;
+    this.done.ms += performance.now() - t0;
+    return this.more();
+  }
+}
+
+/** Run up to `trials` trials (at most `budgetMs`) on fresh scratch memory. */
 export function warmUp(
   scenario: Scenario,
   fix: Fix,
@@ -42,45 +119,10 @@ export function warmUp(
   trials = WARMUP_TRIALS,
   budgetMs = WARMUP_MS,
 ): WarmUp {
-  const t0 = performance.now();
-  const geo: Geometry = {
-    cpus: 2,
-    regions: REGIONS,
-    ptes,
-    frames: scenario.frames({ cpus: 2, regions: REGIONS, ptes, heldWalks: 0 }),
-    tables: scenario.tables?.({ regions: REGIONS, ptes }),
-    traceRing: 64,
-    mutatorRing: 64,
-  };
-  const mem = new Memory(geo);
-  scenario.setup(mem);
-  const mutatorCpu = new Cpu(mem, 0, fix, false);
-  const walkerCpu = new Cpu(mem, 1, fix, false);
-  const { mutator, walker } = scenario;
-  const op = mutator.create(mutatorCpu);
-  const w = walker.create(ptes);
-  const rng = new Rng(seed, 0x7761726d);
-  let t = 0;
-  for (; t < trials; t++) {
-    if ((t & 15) === 15 && performance.now() - t0 > budgetMs) break;
-    mutatorCpu.tracing = walkerCpu.tracing = tracing && (t & 1) === 1;
-    const region = t % REGIONS;
-    const first = rng.below(ptes);
-    mutator.start(mutatorCpu, op, region, 0);
-    walker.start(w, region, first, 1 + rng.below(ptes - first));
-    if (!interleave(mem, scenario, op, w, mutatorCpu, walkerCpu, rng)) break;
-    if (walker.grade(mem, w, 1).outcome >= 0) walker.release(walkerCpu, w);
-    else break;
-    let stuck = false;
-    for (let phase = 1; phase < scenario.phases && !stuck; phase++) {
-      mutator.start(mutatorCpu, op, region, phase);
-      stuck = !interleave(mem, scenario, op, null, mutatorCpu, walkerCpu, rng);
-    }
-    if (stuck) break;
-  }
-  return { trials: t, ms: performance.now() - t0 };
+  const warmer = new Warmer(scenario, fix, ptes, tracing, seed);
+  warmer.run(trials, budgetMs);
+  return warmer.done;
 }
-
 /** Step both sides in a random order until both are done; false if neither can step. */
 function interleave(
   mem: Memory,
