@@ -78,7 +78,7 @@ export interface StressResult {
   windowHits: number;
   undeclared: string[];
   firstRace: FirstRace | null;
-  /** milliseconds from the pool's creation until every CPU was online */
+  /** milliseconds from the pool's creation until CPU 0 saw every CPU online (its stamp; each CPU's warm-up included) */
   startupMs: number;
   /** null for a run that ended normally, else why it ended early */
   aborted: string | null;
