@@ -368,7 +368,7 @@ class CpuRun {
 
   /**
    * Mark this CPU online and wait for all the others, warming the step code
-   * on scratch memory meanwhile (`warmer`), a few trials at a time.
+   * on scratch memory meanwhile (`warmer`), one trial at a time.
    */
   attach(warmer: Warmer | null): boolean {
     const mem = this.mem;
@@ -376,7 +376,7 @@ class CpuRun {
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
     if (warmer !== null) {
       while (firstOffline(mem) >= 0 && mem.load(CTL.stop) === 0 && warmer.more()) {
-        warmer.run(warmer.done.trials + 8, Number.POSITIVE_INFINITY);
+        warmer.run(warmer.done.trials + 1, Number.POSITIVE_INFINITY);
         this.waiter.beat();
       }
     }
@@ -648,20 +648,28 @@ function bystander(run: CpuRun): void {
   }
 }
 
+/** What this thread has warmed: scenario/fix/tracing (src/run/warmup.ts). */
+const warmThreads = new Set<string>();
+
 /** The body of one worker: load its scenario, attach, run the role, flush, report. */
 export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const t0 = performance.now();
   const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
-  // A bystander runs no step code of the scenario: nothing to warm.
-  const warmer =
-    task.cpu < task.geo.cpus
-      ? new Warmer(run.scenario, run.cpu.fix, task.geo.ptes, task.config.trace, task.config.seed)
-      : null;
+  let warmer: Warmer | null = null;
   try {
-    warmer?.run(WARMUP_TRIALS, WARMUP_MS);
-    if (run.attach(warmer)) {
+    // A bystander runs no step code of the scenario; a thread of a warm pool
+    // that ran this scenario and fix before has compiled it already.
+    const key = `${task.config.scenario}/${task.config.fix}/${task.config.trace}`;
+    if (task.cpu < task.geo.cpus && !warmThreads.has(key)) {
+      const c = task.config;
+      warmer = new Warmer(run.scenario, run.cpu.fix, task.geo.ptes, c.trace, c.seed);
+      warmer.run(WARMUP_TRIALS, WARMUP_MS);
+    }
+    const online = run.attach(warmer);
+    if (warmer !== null && warmer.done.trials >= WARMUP_TRIALS) warmThreads.add(key);
+    if (online) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
       if (task.cpu >= task.geo.cpus) bystander(run);
