@@ -58,6 +58,12 @@ export interface CpuTask {
    * CPUs outnumbering cores leave the cores to each other; 0 when every CPU has a core.
    */
   idleMs: number;
+  /**
+   * go on warming the step code while waiting for the other CPUs to come
+   * online (src/run/warmup.ts); off when CPUs outnumber cores, where it
+   * would take the cores from the CPUs still starting
+   */
+  warmWhileWaiting?: boolean;
 }
 
 export interface CpuReport {
@@ -667,7 +673,7 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
       warmer = new Warmer(run.scenario, run.cpu.fix, task.geo.ptes, c.trace, c.seed);
       warmer.run(WARMUP_TRIALS, WARMUP_MS);
     }
-    const online = run.attach(warmer);
+    const online = run.attach(task.warmWhileWaiting === false ? null : warmer);
     if (warmer !== null && warmer.done.trials >= WARMUP_TRIALS) warmThreads.add(key);
     if (online) {
       startupMs = performance.now() - t0;

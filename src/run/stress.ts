@@ -222,6 +222,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       spinLimit,
       trialBarrier: config.trialBarrier ?? oversubscribed,
       idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
+      warmWhileWaiting: !oversubscribed,
     };
     return pool.run(task).then(
       (r: CpuReport) => {
