@@ -4,6 +4,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { defaultConfig } from "../src/run/config.js";
+import { geometryFor } from "../src/run/stress.js";
 import { warmUp } from "../src/run/warmup.js";
 import { SCENARIO_NAMES, SCENARIOS } from "../src/scenarios/index.js";
 import { loadScenario, SCENARIO_LOADERS } from "../src/scenarios/loaders.js";
@@ -44,7 +46,8 @@ describe("worker start-up", () => {
   it("the warm-up runs every scenario's every fix to the end on scratch memory", () => {
     for (const s of SCENARIOS) {
       for (const d of s.fixes) {
-        const r = warmUp(s, resolveFix(s, d.name), 8, true, 1, 24, 60_000);
+        const config = { ...defaultConfig(s.name), cpus: 3, bystanders: 1 };
+        const r = warmUp(s, resolveFix(s, d.name), geometryFor(config), true, 1, 24, 60_000);
         expect({ scenario: s.name, fix: d.name, trials: r.trials }).toEqual({
           scenario: s.name,
           fix: d.name,

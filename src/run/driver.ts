@@ -670,7 +670,7 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
     const key = `${task.config.scenario}/${task.config.fix}/${task.config.trace}`;
     if (task.cpu < task.geo.cpus && !warmThreads.has(key)) {
       const c = task.config;
-      warmer = new Warmer(run.scenario, run.cpu.fix, task.geo.ptes, c.trace, c.seed);
+      warmer = new Warmer(run.scenario, run.cpu.fix, task.geo, c.trace, c.seed);
       warmer.run(WARMUP_TRIALS, WARMUP_MS);
     }
     const online = run.attach(task.warmWhileWaiting === false ? null : warmer);

@@ -51,20 +51,26 @@ export class Warmer {
   /** what it ran so far */
   readonly done: WarmUp = { trials: 0, ms: 0 };
 
-  constructor(scenario: Scenario, fix: Fix, ptes: number, tracing: boolean, seed: number) {
+  /**
+   * `like`: the run's geometry. The scratch one is a copy made the way the
+   * worker got the run's (a structured clone), so that the step code sees
+   * objects of the same shape in the warm-up and in the run.
+   */
+  constructor(scenario: Scenario, fix: Fix, like: Geometry, tracing: boolean, seed: number) {
     const t0 = performance.now();
+    const ptes = like.ptes;
     this.scenario = scenario;
     this.ptes = ptes;
     this.tracing = tracing;
-    const geo: Geometry = {
-      cpus: 2,
-      regions: REGIONS,
-      ptes,
-      frames: scenario.frames({ cpus: 2, regions: REGIONS, ptes, heldWalks: 0 }),
-      tables: scenario.tables?.({ regions: REGIONS, ptes }),
-      traceRing: 64,
-      mutatorRing: 64,
-    };
+    const geo = structuredClone(like);
+    // Two CPUs and no bystanders: a broadcast waits for CPU 1 alone.
+    geo.cpus = 2;
+    geo.bystanders = 0;
+    geo.regions = REGIONS;
+    geo.frames = scenario.frames({ cpus: 2, regions: REGIONS, ptes, heldWalks: 0 });
+    geo.tables = scenario.tables?.({ regions: REGIONS, ptes });
+    geo.traceRing = 64;
+    geo.mutatorRing = 64;
     this.mem = new Memory(geo);
     scenario.setup(this.mem);
     this.mutatorCpu = new Cpu(this.mem, 0, fix, false);
@@ -113,13 +119,13 @@ export class Warmer {
 export function warmUp(
   scenario: Scenario,
   fix: Fix,
-  ptes: number,
+  like: Geometry,
   tracing: boolean,
   seed: number,
   trials = WARMUP_TRIALS,
   budgetMs = WARMUP_MS,
 ): WarmUp {
-  const warmer = new Warmer(scenario, fix, ptes, tracing, seed);
+  const warmer = new Warmer(scenario, fix, like, tracing, seed);
   warmer.run(trials, budgetMs);
   return warmer.done;
 }
