@@ -15,11 +15,16 @@ import { Rng } from "./random.js";
 
 /**
  * Trials at most, and the time they may take (ms), before a CPU comes online;
- * it goes on (WARMUP_MAX_TRIALS at most) while it waits for the others.
+ * it goes on (up to WARMUP_MAX_TRIALS, WARMUP_MAX_MS) while it waits for the others.
  */
 export const WARMUP_TRIALS = 64;
 export const WARMUP_MS = 15;
 export const WARMUP_MAX_TRIALS = 400;
+/**
+ * Milliseconds of warm-up in all, waiting included: a CPU that warms while
+ * another is still starting takes a core from it when the machine is busy.
+ */
+export const WARMUP_MAX_MS = 30;
 
 /** Regions of the scratch memory: a few, so that the steps see more than one. */
 const REGIONS = 4;
@@ -81,9 +86,9 @@ export class Warmer {
     this.done.ms += performance.now() - t0;
   }
 
-  /** Whether more trials can run (none got stuck) below `max`. */
-  more(max = WARMUP_MAX_TRIALS): boolean {
-    return !this.stuck && this.done.trials < max;
+  /** Whether more trials can run: none got stuck, below WARMUP_MAX_TRIALS and WARMUP_MAX_MS. */
+  more(): boolean {
+    return !this.stuck && this.done.trials < WARMUP_MAX_TRIALS && this.done.ms < WARMUP_MAX_MS;
   }
 
   /** Run trials until `trials` in all, or `budgetMs` from now; returns whether more can run. */
