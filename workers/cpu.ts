@@ -3,6 +3,6 @@
 
 import { type CpuReport, type CpuTask, runCpu } from "../src/run/driver.js";
 
-export default function cpu(task: CpuTask): CpuReport {
+export default function cpu(task: CpuTask): Promise<CpuReport> {
   return runCpu(task);
 }

@@ -123,6 +123,11 @@ export const CTL = {
   delayScale: 6 * LINE_WORDS + 1,
   /** page-table pool (gup-vs-table-free): the free list's head table, -1 when empty (CPU 0 only) */
   tableFree: 6 * LINE_WORDS + 2,
+  /**
+   * lockstep: 1 once a race was counted in an untraced trial while the
+   * first-race slot was still free: every trial is traced until one is drawn
+   */
+  traceAll: 6 * LINE_WORDS + 3,
 } as const;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */

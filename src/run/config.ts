@@ -57,7 +57,8 @@ export interface RunConfig {
   bystanderOffNs?: number;
 }
 
-export const BYSTANDER_OFF_NS = 10_000;
+// The workers take these from bounds.ts: this module loads every scenario.
+export { BYSTANDER_OFF_NS, startupBoundMs } from "./bounds.js";
 
 /** Every CPU a run starts: the mutator, the walkers and the bystanders. */
 export const runCpus = (c: Pick<RunConfig, "cpus" | "bystanders">): number =>
@@ -92,15 +93,6 @@ export function withMutantStress(config: RunConfig, m: MutantDecl): RunConfig {
 }
 
 /** The defaults for a scenario (default gup-vs-collapse): its own delay points. */
-/**
- * How long every CPU may take to come online: one bound for the workers
- * (each waits for the others) and the main thread. Starting many workers on
- * few cores takes a while; that is not a stall.
- */
-export function startupBoundMs(c: Pick<RunConfig, "stallMs" | "cpus">): number {
-  return c.stallMs + 500 * c.cpus;
-}
-
 export function defaultConfig(scenario: string = DEFAULT_SCENARIO): RunConfig {
   return {
     scenario,

@@ -6,7 +6,7 @@ import type { Cpu } from "../kernel/cpu.js";
 import { hostPreempt, hostResume } from "../kernel/irq.js";
 import { STEP, STEP_IDS } from "../kernel/steps.js";
 import { DELAY_SCALE_ONE } from "../memory/layout.js";
-import type { DelaySpec } from "./config.js";
+import type { DelaySpec } from "./delay-spec.js";
 import type { Rng } from "./random.js";
 
 let sink = 0;
@@ -18,12 +18,15 @@ export function spin(iterations: number): void {
   sink = x;
 }
 
-/** Spin iterations per nanosecond on this thread, measured (best of a few tries). */
+/**
+ * Spin iterations per nanosecond on this thread, measured (best of a few
+ * tries of about 0.1 ms each: it runs at every CPU's start-up).
+ */
 export function calibrateSpin(): number {
-  spin(200_000); // warm the JIT
+  spin(100_000); // warm the JIT
   let best = 0;
   for (let t = 0; t < 5; t++) {
-    const n = 200_000;
+    const n = 80_000;
     const t0 = performance.now();
     spin(n);
     const ns = (performance.now() - t0) * 1e6;

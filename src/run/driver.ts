@@ -28,13 +28,21 @@ import {
   TRACE,
   TRACE_WORDS,
 } from "../memory/layout.js";
-import { resolveFix, scenarioByName } from "../scenarios/index.js";
-import type { MutatorProgram, Scenario, Verdict, WalkerProgram } from "../scenarios/scenario.js";
-import { BYSTANDER_OFF_NS, type RunConfig, startupBoundMs } from "./config.js";
+import { loadScenario } from "../scenarios/loaders.js";
+import {
+  type MutatorProgram,
+  resolveFix,
+  type Scenario,
+  type Verdict,
+  type WalkerProgram,
+} from "../scenarios/scenario.js";
+import { BYSTANDER_OFF_NS, startupBoundMs } from "./bounds.js";
+import type { RunConfig } from "./config.js";
 import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
+import { WARMUP_MS, WARMUP_TRIALS, Warmer, type WarmUp } from "./warmup.js";
 
 export interface CpuTask {
   sab: SharedArrayBuffer;
@@ -50,6 +58,12 @@ export interface CpuTask {
    * CPUs outnumbering cores leave the cores to each other; 0 when every CPU has a core.
    */
   idleMs: number;
+  /**
+   * go on warming the step code while waiting for the other CPUs to come
+   * online (src/run/warmup.ts); off when CPUs outnumber cores, where it
+   * would take the cores from the CPUs still starting
+   */
+  warmWhileWaiting?: boolean;
 }
 
 export interface CpuReport {
@@ -58,6 +72,8 @@ export interface CpuReport {
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
+  /** the JIT warm-up it ran on scratch memory before coming online (src/run/warmup.ts) */
+  warmUp: WarmUp;
   /** milliseconds from the task's start to the moment every CPU was online */
   startupMs: number;
   samples: LatencySamples;
@@ -75,6 +91,12 @@ export interface LatencySamples {
 }
 
 const MAX_SAMPLES = 50_000;
+
+/**
+ * Lockstep traces one trial in this many (and every trial after an undrawn
+ * race): a prime, so that the traced region rotates whatever the regions.
+ */
+export const TRACE_ONE_IN = 61;
 
 function sample(into: number[], ns: number): void {
   if (into.length < MAX_SAMPLES) into.push(ns);
@@ -138,13 +160,13 @@ class CpuRun {
   readonly poll = (): void => this.waiter.serviceIpis();
   readonly samples: LatencySamples = { gupNs: [], collapseNs: [], ipiWaitNs: [], opWaitNs: [] };
 
-  constructor(task: CpuTask) {
+  constructor(task: CpuTask, scenario: Scenario) {
     this.config = task.config;
     this.sampleEvery = task.config.sampleEvery;
     this.trialBarrier = task.trialBarrier;
     this.idleMs = task.idleMs;
     this.mem = new Memory(task.geo, task.sab);
-    this.scenario = scenarioByName(task.config.scenario);
+    this.scenario = scenario;
     this.mutator = this.scenario.mutator;
     this.walker = this.scenario.walker;
     const outcomes = this.scenario.outcomes;
@@ -304,7 +326,11 @@ class CpuRun {
       this.flush();
       if (this.config.untilRace) requestStop(mem, STOP_GRACEFUL);
     }
-    if (this.walker.span(w)[0] < 0) return;
+    if (this.walker.span(w)[0] < 0) {
+      // Untraced: trace every trial from the next round on, until a race is drawn.
+      if (mem.load(CTL.firstRaceTaken) === 0) mem.store(CTL.traceAll, 1);
+      return;
+    }
     if (Atomics.compareExchange(mem.i32, CTL.firstRaceTaken, 0, 1) !== 0) return;
     const region = this.walker.region(w);
     mem.store(CTL.firstRaceCpu, this.cpu.id);
@@ -324,23 +350,42 @@ class CpuRun {
   }
 
   /**
-   * Lockstep traces one region's trial per round (a different one each
-   * round), so that races are counted at untraced speed: the global step
-   * clock is most of a traced step's cost. A run that stops at its first race
-   * traces every trial, so that the race it stops at can be drawn.
+   * Lockstep traces one trial in TRACE_ONE_IN (the region rotates), so that
+   * races are counted at untraced speed: the global step clock, a shared
+   * counter every traced step of every CPU adds to, is most of a traced
+   * trial's cost. Once a race is counted in an untraced trial before any was
+   * drawn, every trial is traced (CTL.traceAll) until one is: the drawing is
+   * of the first race or races. Every CPU decides from the same words, which
+   * change only between rounds (a walker counts its races before it acks the
+   * round). A run that stops at its first race traces every trial, so that
+   * the race it stops at can be drawn.
    */
   traceTrial(round: number, region: number): void {
     const c = this.config;
-    const regions = this.mem.geo.regions;
+    const mem = this.mem;
+    const regions = mem.geo.regions;
     this.cpu.tracing =
-      c.trace && (c.untilRace || regions === 1 || region === (round - 1) % regions);
+      c.trace &&
+      (c.untilRace ||
+        regions === 1 ||
+        ((round - 1) * regions + region) % TRACE_ONE_IN === 0 ||
+        (mem.load(CTL.traceAll) !== 0 && mem.load(CTL.firstRaceTaken) === 0));
   }
 
-  /** Mark this CPU online and wait for all the others. */
-  attach(): boolean {
+  /**
+   * Mark this CPU online and wait for all the others, warming the step code
+   * on scratch memory meanwhile (`warmer`), one trial at a time.
+   */
+  attach(warmer: Warmer | null): boolean {
     const mem = this.mem;
     mem.store(mem.cpuA(this.cpu.id, CPU_A.online), 1);
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
+    if (warmer !== null) {
+      while (firstOffline(mem) >= 0 && mem.load(CTL.stop) === 0 && warmer.more()) {
+        warmer.run(warmer.done.trials + 1, Number.POSITIVE_INFINITY);
+        this.waiter.beat();
+      }
+    }
     // One start-up bound for every CPU and the main thread (startupBoundMs);
     // a stop (Ctrl-C) while others are still starting ends the wait at once.
     const ok = this.waiter.until(
@@ -609,14 +654,28 @@ function bystander(run: CpuRun): void {
   }
 }
 
-/** The body of one worker: attach, run the role, flush, report. */
-export function runCpu(task: CpuTask): CpuReport {
+/** What this thread has warmed: scenario/fix/tracing (src/run/warmup.ts). */
+const warmThreads = new Set<string>();
+
+/** The body of one worker: load its scenario, attach, run the role, flush, report. */
+export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const t0 = performance.now();
-  const run = new CpuRun(task);
+  const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
+  let warmer: Warmer | null = null;
   try {
-    if (run.attach()) {
+    // A bystander runs no step code of the scenario; a thread of a warm pool
+    // that ran this scenario and fix before has compiled it already.
+    const key = `${task.config.scenario}/${task.config.fix}/${task.config.trace}`;
+    if (task.cpu < task.geo.cpus && !warmThreads.has(key)) {
+      const c = task.config;
+      warmer = new Warmer(run.scenario, run.cpu.fix, task.geo, c.trace, c.seed);
+      warmer.run(WARMUP_TRIALS, WARMUP_MS);
+    }
+    const online = run.attach(task.warmWhileWaiting === false ? null : warmer);
+    if (warmer !== null && warmer.done.trials >= WARMUP_TRIALS) warmThreads.add(key);
+    if (online) {
       startupMs = performance.now() - t0;
       const lockstep = task.config.mode === "lockstep";
       if (task.cpu >= task.geo.cpus) bystander(run);
@@ -634,6 +693,7 @@ export function runCpu(task: CpuTask): CpuReport {
     role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
+    warmUp: warmer?.done ?? { trials: 0, ms: 0 },
     startupMs,
     samples: run.samples,
   };

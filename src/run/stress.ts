@@ -78,7 +78,7 @@ export interface StressResult {
   windowHits: number;
   undeclared: string[];
   firstRace: FirstRace | null;
-  /** milliseconds from the pool's creation until every CPU was online */
+  /** milliseconds from the pool's creation until CPU 0 saw every CPU online (its stamp; each CPU's warm-up included) */
   startupMs: number;
   /** null for a run that ended normally, else why it ended early */
   aborted: string | null;
@@ -94,6 +94,8 @@ export interface StressResult {
   calibration: {
     adapt: (Calibration & { hitsPerThousand: number }) | null;
     spinsPerNs: number[];
+    /** each CPU's JIT warm-up on scratch memory before it came online: trials, milliseconds */
+    warmUp: { trials: number; ms: number }[];
     load: { before: number; after: number };
   };
   /** latency samples from every CPU (only when config.sampleEvery > 0; not printed by --json) */
@@ -220,6 +222,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       spinLimit,
       trialBarrier: config.trialBarrier ?? oversubscribed,
       idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
+      warmWhileWaiting: !oversubscribed,
     };
     return pool.run(task).then(
       (r: CpuReport) => {
@@ -258,7 +261,9 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // A little later than the CPUs' own waits, whose reports say who waited for whom.
   const watchdog = new Watchdog(mem, config.stallMs * 1.25 + 100, settled);
   while (!allDone) {
-    await sleep(10);
+    // Every millisecond until every CPU is online (the run's clock starts
+    // then), every ten after.
+    await sleep(startedAt === 0 ? 1 : 10);
     // Every bound below counts time the process ran, not wall time: Ctrl-Z
     // then fg (or kill -STOP / -CONT) is not a stuck CPU (src/run/bound-clock.ts).
     const now = clock.tick();
@@ -335,9 +340,14 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
 
   const reports = settled.filter((s): s is CpuReport => s !== undefined && !(s instanceof Error));
   const faults = collectFaults(mem, scenario, config, settled, hungCpus);
+  // CPU 0 stamps the moment it saw every CPU online (STAT.startUs, wall
+  // clock in microseconds): start-up to the microsecond, not to this loop's tick.
+  const startUs = Number(Atomics.load(mem.i64, mem.stat(0, STAT.startUs)));
+  const startupMs =
+    startedAt !== 0 && startUs > 0 ? startUs / 1000 - (performance.timeOrigin + t0) : startedAt;
   return buildResult(config, scenario, mem, {
     durationMs,
-    startupMs: startedAt,
+    startupMs,
     reports,
     faults,
     interrupted,
@@ -582,6 +592,7 @@ function buildResult(
           ? null
           : { ...g.adapt, rate: round(g.adapt.rate), hitsPerThousand: round(g.adapt.rate * 1000) },
       spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
+      warmUp: g.reports.map((r) => ({ trials: r.warmUp.trials, ms: round(r.warmUp.ms) })),
       load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
     },
     samples:

@@ -1,13 +1,13 @@
 // The registry: every scenario by name. Workers resolve a scenario (and a
 // fix, or a weakened fix "base~knob=value") by name, the way the command line does.
 
-import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
+import type { FixDecl } from "../kernel/fixes.js";
 import { gupVsCollapse } from "./gup-vs-collapse.js";
 import { gupVsHugetlbUnshare } from "./gup-vs-hugetlb-unshare.js";
 import { gupVsMthpCollapse } from "./gup-vs-mthp-collapse.js";
 import { gupVsSplit } from "./gup-vs-split.js";
 import { gupVsTableFree } from "./gup-vs-table-free.js";
-import type { Scenario } from "./scenario.js";
+import { resolveFix, type Scenario } from "./scenario.js";
 
 export const SCENARIOS: readonly Scenario[] = [
   gupVsCollapse,
@@ -29,13 +29,9 @@ export function scenarioByName(name: string): Scenario {
   return s;
 }
 
-/** A fix of a scenario, or a weakened one, or a mutant's id; throws an Error saying what is wrong. */
-export function resolveFix(scenario: Scenario, name: string): Fix {
-  const mutant = scenario.mutants.find((m) => m.id === name);
-  const fix = parseFix(scenario.fixes, mutant?.fix ?? name);
-  if (typeof fix === "string") throw new Error(fix);
-  return fix;
-}
+// resolveFix lives with the Scenario type, so that a worker resolves its fix
+// without loading every scenario (loaders.ts).
+export { resolveFix };
 
 /** The declaration a fix name (or weakened fix) starts from. */
 export function fixDecl(scenario: Scenario, name: string): FixDecl | undefined {

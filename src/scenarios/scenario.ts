@@ -7,7 +7,7 @@
 // mutator's steps in src/kernel/ (docs/scenarios.md).
 
 import type { Cpu } from "../kernel/cpu.js";
-import type { FixDecl } from "../kernel/fixes.js";
+import { type Fix, type FixDecl, parseFix } from "../kernel/fixes.js";
 import type { IpiWait } from "../kernel/irq.js";
 import type { Memory } from "../memory/layout.js";
 import type { DelaySpec } from "../run/delay-spec.js";
@@ -177,4 +177,12 @@ export function outcomeIndex(s: { outcomes: readonly OutcomeDecl[] }, key: strin
   const i = s.outcomes.findIndex((o) => o.key === key);
   if (i < 0) throw new Error(`no outcome '${key}'`);
   return i;
+}
+
+/** A fix of a scenario, or a weakened one, or a mutant's id; throws an Error saying what is wrong. */
+export function resolveFix(scenario: Scenario, name: string): Fix {
+  const mutant = scenario.mutants.find((m) => m.id === name);
+  const fix = parseFix(scenario.fixes, mutant?.fix ?? name);
+  if (typeof fix === "string") throw new Error(fix);
+  return fix;
 }
