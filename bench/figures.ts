@@ -70,14 +70,15 @@ function json<T = Record<string, unknown>>(command: string): T {
 const load = (): number => os.loadavg()[0];
 
 function commit(): string {
+  // A copy of the tree on a lent machine: its git metadata may be older than its files.
+  if (process.env.GUPSTRESS_COMMIT) return process.env.GUPSTRESS_COMMIT;
   try {
     return execFileSync("git", ["rev-parse", "--short", "HEAD"], {
       cwd: ROOT,
       encoding: "utf8",
     }).trim();
   } catch {
-    // A copy of the tree without .git (a lent machine): the caller names the commit.
-    return process.env.GUPSTRESS_COMMIT ?? "unknown commit";
+    return "unknown commit";
   }
 }
 
