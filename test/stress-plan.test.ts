@@ -41,3 +41,36 @@ describe("planStress", () => {
     expect(planStress(["--fix", "none", "--expect", "clean"]).expects).toEqual(["clean"]);
   });
 });
+
+describe("a matrix on a loaded machine runs on for evidence", () => {
+  it("--fix all with the default time: every fix may run on to 4 times its slice; not with --time or a single fix", () => {
+    const all = planStress(["--fix", "all"]).configs;
+    expect(all.map((c) => c.evidence)).toEqual(
+      all.map(() => ({ minWindowHits: 10, capMs: 20_000 })),
+    );
+    expect(planStress(["--fix", "all", "--min-window", "3"]).configs[1].evidence).toEqual({
+      minWindowHits: 3,
+      capMs: 20_000,
+    });
+    expect(planStress(["--fix", "all", "--time", "2"]).configs[1].evidence).toBeUndefined();
+    expect(planStress(["--fix", "recheck"]).configs[0].evidence).toBeUndefined();
+  });
+
+  it("a run whose window is out of reach goes on to the cap, no further", async () => {
+    const { runStress } = await import("../src/run/stress.js");
+    const { defaultConfig } = await import("../src/run/config.js");
+    const blind = {
+      ...defaultConfig(),
+      fix: "recheck",
+      cpus: 2,
+      seed: 3,
+      adapt: false,
+      delays: [{ point: "G1", maxNs: 5_000_000, prob: 1 }],
+      timeMs: 200,
+      evidence: { minWindowHits: 10, capMs: 1200 },
+    };
+    const r = await runStress(blind);
+    expect(r.windowHits).toBeLessThan(10);
+    expect(r.durationMs).toBeGreaterThanOrEqual(1200);
+  });
+});

@@ -27,6 +27,12 @@ export interface RunConfig {
   timeMs: number | null;
   /** stop at the first race */
   untilRace: boolean;
+  /**
+   * run on past timeMs, up to capMs, while the verdict lacks evidence: no
+   * race yet and fewer than minWindowHits window hits (a matrix on a loaded
+   * machine: more time, not an inconclusive verdict)
+   */
+  evidence?: { minWindowHits: number; capMs: number };
   delays: DelaySpec[];
   /**
    * scale the walkers' random delays to keep hitting the race window under

@@ -179,6 +179,20 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A CPU whose worker was never started: the run was stopped while the others started. */
 const NOT_STARTED = new Error("not started: the run was stopped while the CPUs started");
 
+/** Past its time, a run with `evidence` goes on (up to the cap) while it has no race and too few window hits. */
+function lacksEvidence(mem: Memory, scenario: Scenario, config: RunConfig, elapsed: number): boolean {
+  const e = config.evidence;
+  if (e === undefined || elapsed >= e.capMs) return false;
+  let hits = 0;
+  let races = 0;
+  scenario.outcomes.forEach((o, i) => {
+    const n = mem.statTotal(STAT_OUTCOME_BASE + i);
+    if (o.window) hits += n;
+    if (o.grade === "FORBIDDEN") races += n;
+  });
+  return races === 0 && hits < e.minWindowHits;
+}
+
 export async function runStress(config: RunConfig, hooks: StressHooks = {}): Promise<StressResult> {
   const geo = geometryFor(config);
   if (geo.frames > MAX_PMD_ID)
@@ -270,7 +284,11 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     if (startedAt === 0 && allOnline(mem)) startedAt = Math.max(now, 0.001);
     const elapsed = startedAt === 0 ? 0 : now - startedAt;
     if (stopAskedAt === 0) {
-      const overTime = config.timeMs !== null && startedAt !== 0 && elapsed >= config.timeMs;
+      const overTime =
+        config.timeMs !== null &&
+        startedAt !== 0 &&
+        elapsed >= config.timeMs &&
+        !lacksEvidence(mem, scenario, config, elapsed);
       const overCount =
         config.mode === "freerun" &&
         config.iterations !== null &&
