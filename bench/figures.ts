@@ -371,9 +371,14 @@ function testsFigure(): string {
 }
 
 /** The same command in a child process, without blocking: for figures that run jobs side by side. */
-function gupstressAsync(command: string): Promise<string> {
+function gupstressAsync(command: string, cores: readonly number[] | null = null): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argvOf(command), { cwd: ROOT });
+    const child =
+      cores === null
+        ? spawn(process.execPath, argvOf(command), { cwd: ROOT })
+        : spawn("taskset", ["-c", cores.join(","), process.execPath, ...argvOf(command)], {
+            cwd: ROOT,
+          });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => {
@@ -410,15 +415,68 @@ async function parallel<T>(
   return results;
 }
 
-/** Busy loops beside a run, as many as the cores this process may use ("with 2 hogs" on 2 cores). */
-function startHogs(n: number): ChildProcess[] {
-  return Array.from({ length: n }, () =>
-    spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" }),
-  );
-}
-
 function stopHogs(hogs: ChildProcess[]): void {
   for (const h of hogs) h.kill("SIGKILL");
+}
+
+/**
+ * The 2-core machines this one holds: on a machine of 4 or more cores that
+ * this process may use whole, and with taskset, each pair of cores is one
+ * (its runs pinned there, its busy loops too); otherwise the machine itself,
+ * unpinned.
+ */
+function twoCoreMachines(): (readonly number[] | null)[] {
+  const n = os.availableParallelism();
+  const whole = n === os.cpus().length;
+  const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+  if (n < 4 || !whole || !taskset) return [null];
+  return Array.from({ length: Math.floor(n / 2) }, (_, i) => [2 * i, 2 * i + 1]);
+}
+
+/**
+ * Run `commands` on 2-core machines (twoCoreMachines), each beside as many
+ * busy loops as its cores when `busy`; results in the commands' order, with
+ * each command's wall time.
+ */
+async function twoCoreRuns(
+  commands: string[],
+  busy: boolean,
+): Promise<{ out: string; wallMs: number }[]> {
+  const machines = twoCoreMachines();
+  const results: { out: string; wallMs: number }[] = new Array(commands.length);
+  let next = 0;
+  const job = async (cores: readonly number[] | null) => {
+    const loops = busy ? (cores === null ? os.availableParallelism() : cores.length) : 0;
+    const hogs = Array.from({ length: loops }, () =>
+      cores === null
+        ? spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" })
+        : spawn("taskset", ["-c", cores.join(","), process.execPath, "-e", "for(;;){}"], {
+            stdio: "ignore",
+          }),
+    );
+    try {
+      while (next < commands.length) {
+        const i = next++;
+        const t0 = performance.now();
+        results[i] = {
+          out: await gupstressAsync(commands[i], cores),
+          wallMs: performance.now() - t0,
+        };
+      }
+    } finally {
+      stopHogs(hogs);
+    }
+  };
+  await Promise.all(machines.map(job));
+  return results;
+}
+
+/** How the 2-core figures ran, for their captions. */
+function twoCoreNote(): string {
+  const m = twoCoreMachines();
+  return m[0] === null
+    ? ""
+    : ` Run ${m.length} at a time, each pinned to its own 2 cores (taskset), its busy loops pinned beside it.`;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -428,7 +486,13 @@ const quantile = (xs: number[], q: number): number => {
 
 interface MatrixJson {
   ok: boolean;
-  runs: (StressJson & { fix: string; verdict: string; ok: boolean; expect: string })[];
+  runs: (StressJson & {
+    fix: string;
+    verdict: string;
+    ok: boolean;
+    expect: string;
+    durationMs: number;
+  })[];
 }
 
 /**
@@ -438,53 +502,46 @@ interface MatrixJson {
  */
 async function firstRace20(): Promise<string> {
   const rows: string[] = [];
-  for (const hogCount of [0, os.availableParallelism()]) {
-    const hogs = startHogs(hogCount);
-    try {
-      const runs: (StressJson & { durationMs: number })[] = [];
-      const walls: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        const t0 = performance.now();
-        runs.push(
-          json(`npx gupstress stress --fix none --until-race --time 10 --json --seed ${i + 1}`),
-        );
-        walls.push(performance.now() - t0);
-      }
-      const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
-      const startup = runs.map((r) => r.startupMs);
-      const missed = runs.length - first.length;
-      rows.push(
-        `| ${hogCount === 0 ? "no busy loops" : `${hogCount} busy loops`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(Math.max(...first), 1)} ms`} | ${missed} | ${fmt(quantile(startup, 0.5), 1)} ms | ${fmt(quantile(walls, 0.5))} ms |`,
-      );
-    } finally {
-      stopHogs(hogs);
-    }
+  const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
+  for (const busy of [false, true]) {
+    const done = await twoCoreRuns(
+      Array.from(
+        { length: 20 },
+        (_, i) => `npx gupstress stress --fix none --until-race --time 10 --json --seed ${i + 1}`,
+      ),
+      busy,
+    );
+    const runs = done.map((d) => JSON.parse(d.out) as StressJson);
+    const walls = done.map((d) => d.wallMs);
+    const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
+    const startup = runs.map((r) => r.startupMs);
+    const missed = runs.length - first.length;
+    rows.push(
+      `| ${busy ? `${busyLoops} busy loops` : "no busy loops"} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(Math.max(...first), 1)} ms`} | ${missed} | ${fmt(quantile(startup, 0.5), 1)} ms | ${fmt(quantile(walls, 0.5))} ms |`,
+    );
   }
-  return `\`npx gupstress stress --fix none --until-race --time 10 --seed N\`, N = 1..20, a fresh process each (first race: from the moment every CPU is online; startup: until then; process: the whole command's wall time):\n\n| load | first race p50 | p90 | max | runs without a race | startup p50 | process p50 |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+  return `\`npx gupstress stress --fix none --until-race --time 10 --seed N\`, N = 1..20, a fresh process each (first race: from the moment every CPU is online; startup: until then; process: the whole command's wall time).${twoCoreNote()}\n\n| load | first race p50 | p90 | max | runs without a race | startup p50 | process p50 |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
 }
 
 /** `npm run stress` (every fix of the default scenario, each until its verdict) 20 times. */
-function stress20(hogCount: number): () => string {
-  return () => {
-    const hogs = startHogs(hogCount);
-    try {
-      const runs: MatrixJson[] = [];
-      for (let i = 0; i < 20; i++)
-        runs.push(json<MatrixJson>(`npx gupstress stress --json --seed ${i + 1}`));
-      const fixes = runs[0].runs.map((r) => r.fix);
-      const cells = fixes.map((fix) => {
-        const of = runs.map((m) => m.runs.find((r) => r.fix === fix));
-        const count = (v: string) => of.filter((r) => r?.verdict === v).length;
-        const race = of
-          .filter((r) => r !== undefined && r.races > 0)
-          .map((r) => r?.firstRaceMs ?? 0);
-        return `| ${fix} | ${of[0]?.expect ?? "?"} | ${count("race")} | ${count("clean")} | ${count("inconclusive")} | ${of.filter((r) => r?.ok).length} | ${race.length > 0 ? `${fmt(quantile(race, 0.5), 1)} ms` : "-"} |`;
-      });
-      const ok = runs.filter((m) => m.ok).length;
-      return `\`npx gupstress stress --seed N\` (= \`npm run stress\`), N = 1..20, ${hogCount === 0 ? "idle" : `beside ${hogCount} busy loops`}: **${ok} of 20** runs gave every fix its expected verdict (a racy fix races; a clean fix is clean, or inconclusive only when the control did not race; never a false race).\n\n| fix | expected | race | clean | inconclusive | as expected | first race p50 |\n|---|---|---:|---:|---:|---:|---:|\n${cells.join("\n")}\n`;
-    } finally {
-      stopHogs(hogs);
-    }
+function stress20(busy: boolean): () => Promise<string> {
+  return async () => {
+    const done = await twoCoreRuns(
+      Array.from({ length: 20 }, (_, i) => `npx gupstress stress --json --seed ${i + 1}`),
+      busy,
+    );
+    const runs = done.map((d) => JSON.parse(d.out) as MatrixJson);
+    const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
+    const fixes = runs[0].runs.map((r) => r.fix);
+    const cells = fixes.map((fix) => {
+      const of = runs.map((m) => m.runs.find((r) => r.fix === fix));
+      const count = (v: string) => of.filter((r) => r?.verdict === v).length;
+      const race = of.filter((r) => r !== undefined && r.races > 0).map((r) => r?.firstRaceMs ?? 0);
+      const secs = of.filter((r) => r !== undefined).map((r) => (r?.durationMs ?? 0) / 1000);
+      return `| ${fix} | ${of[0]?.expect ?? "?"} | ${count("race")} | ${count("clean")} | ${count("inconclusive")} | ${of.filter((r) => r?.ok).length} | ${race.length > 0 ? `${fmt(quantile(race, 0.5), 1)} ms` : "-"} | ${fmt(quantile(secs, 0.5), 1)} s / ${fmt(Math.max(...secs), 1)} s |`;
+    });
+    const ok = runs.filter((m) => m.ok).length;
+    return `\`npx gupstress stress --seed N\` (= \`npm run stress\`), N = 1..20, ${busy ? `beside ${busyLoops} busy loops` : "idle"}: **${ok} of 20** runs gave every fix its expected verdict (a racy fix races; a clean fix is clean, or inconclusive only when the control did not race; never a false race).${twoCoreNote()}\n\n| fix | expected | race | clean | inconclusive | as expected | first race p50 | time p50 / max |\n|---|---|---:|---:|---:|---:|---:|---:|\n${cells.join("\n")}\n`;
   };
 }
 
@@ -492,14 +549,14 @@ function stress20(hogCount: number): () => string {
  * Every scenario's racy fixes: time to the first race from a cold process,
  * 5 runs idle and 5 beside as many busy loops as cores, each bounded at 10 s.
  */
-function racyFamily(): string {
+async function racyFamily(): Promise<string> {
   const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
     "npx gupstress list --json",
   );
   const todo = list.scenarios.flatMap((s) =>
     s.fixes.filter((f) => f.expect === "race").map((f) => ({ scenario: s.name, fix: f.name })),
   );
-  const hogCount = os.availableParallelism();
+  const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
   const cell = (runs: StressJson[]): string => {
     const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
     const missed = runs.length - first.length;
@@ -507,27 +564,20 @@ function racyFamily(): string {
       ? `no race in ${runs.length} runs`
       : `${fmt(quantile(first, 0.5), 1)} ms / ${fmt(Math.max(...first), 1)} ms${missed > 0 ? `, ${missed} of ${runs.length} without a race` : ""}`;
   };
-  const rows: string[] = [];
-  for (const t of todo) {
-    const byLoad: string[] = [];
-    for (const n of [0, hogCount]) {
-      const hogs = startHogs(n);
-      try {
-        const runs: StressJson[] = [];
-        for (let seed = 1; seed <= 5; seed++)
-          runs.push(
-            json(
-              `npx gupstress stress --scenario ${t.scenario} --fix ${t.fix} --until-race --time 10 --seed ${seed} --json --quiet`,
-            ),
-          );
-        byLoad.push(cell(runs));
-      } finally {
-        stopHogs(hogs);
-      }
-    }
-    rows.push(`| ${t.scenario} | ${t.fix} | ${byLoad.join(" | ")} |`);
-  }
-  return `\`npx gupstress stress --scenario S --fix F --until-race --time 10 --seed N\`, N = 1..5, a fresh process each; time to the first race from the moment every CPU is online, median / slowest of 5:\n\n| scenario | fix | no busy loops | ${hogCount} busy loops |\n|---|---|---|---|\n${rows.join("\n")}\n`;
+  const commands = todo.flatMap((t) =>
+    [1, 2, 3, 4, 5].map(
+      (seed) =>
+        `npx gupstress stress --scenario ${t.scenario} --fix ${t.fix} --until-race --time 10 --seed ${seed} --json --quiet`,
+    ),
+  );
+  const byLoad: StressJson[][] = [];
+  for (const busy of [false, true])
+    byLoad.push((await twoCoreRuns(commands, busy)).map((d) => JSON.parse(d.out) as StressJson));
+  const rows = todo.map(
+    (t, k) =>
+      `| ${t.scenario} | ${t.fix} | ${byLoad.map((runs) => cell(runs.slice(5 * k, 5 * k + 5))).join(" | ")} |`,
+  );
+  return `\`npx gupstress stress --scenario S --fix F --until-race --time 10 --seed N\`, N = 1..5, a fresh process each; time to the first race from the moment every CPU is online, median / slowest of 5.${twoCoreNote()}\n\n| scenario | fix | no busy loops | ${busyLoops} busy loops |\n|---|---|---|---|\n${rows.join("\n")}\n`;
 }
 
 /**
@@ -592,8 +642,8 @@ const NAMED: Record<string, Generator> = {
       .join("\n")}\n`,
   long: longBlock,
   "first-race-20": firstRace20,
-  "stress-20-idle": stress20(0),
-  "stress-20-busy": stress20(os.availableParallelism()),
+  "stress-20-idle": stress20(false),
+  "stress-20-busy": stress20(true),
   "clean-5m": clean5m,
   "racy-family": racyFamily,
   "bench-table-free": benchTableFree,
