@@ -605,13 +605,13 @@ async function clean5m(): Promise<string> {
         verdict: string;
         windowHits: number;
         durationMs: number;
-        undeclared: number;
+        undeclared: string[];
         mutatorOps: { total: number };
       },
   );
   const rows = runs.map(
     (r, i) =>
-      `| ${todo[i].scenario} | ${todo[i].fix} | ${fmt(r.iterations)} | ${fmt(r.mutatorOps.total)} | ${r.races} | ${r.undeclared} | ${fmt(r.windowHits)} | ${r.verdict} | ${fmt(r.durationMs / 1000)} s |`,
+      `| ${todo[i].scenario} | ${todo[i].fix} | ${fmt(r.iterations)} | ${fmt(r.mutatorOps.total)} | ${r.races} | ${r.undeclared.length} | ${fmt(r.windowHits)} | ${r.verdict} | ${fmt(r.durationMs / 1000)} s |`,
   );
   const races = runs.reduce((n, r) => n + r.races, 0);
   return `\`npx gupstress stress --scenario S --fix F --mode freerun --no-trace --cpus 2 --iterations 5000000 --time 3600 --seed N\` for every clean fix (${runs.length} runs, ${jobs} at a time, ${fmt((performance.now() - t0) / 60_000, 1)} minutes): **${races} races** in ${fmt(runs.reduce((n, r) => n + r.iterations, 0))} GUP-fast calls.\n\n| scenario | fix | GUP-fast calls | mutator operations | races | undeclared | window hits | verdict | time |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n${rows.join("\n")}\n`;
@@ -620,11 +620,11 @@ async function clean5m(): Promise<string> {
 function longBlock(): string {
   const rows: string[] = [];
   for (const fix of ["recheck", "ipi", "upstream"]) {
-    const r = json<StressJson & { iterations: number; undeclared: number }>(
+    const r = json<StressJson & { iterations: number; undeclared: string[] }>(
       `npx gupstress stress --fix ${fix} --time 60 --json`,
     );
     rows.push(
-      `| \`npx gupstress stress --fix ${fix} --time 60\` | ${fmt(r.iterations)} iterations, ${r.races} races, ${r.undeclared} undeclared |`,
+      `| \`npx gupstress stress --fix ${fix} --time 60\` | ${fmt(r.iterations)} iterations, ${r.races} races, ${r.undeclared.length} undeclared |`,
     );
   }
   return `| command | result |\n|---|---|\n${rows.join("\n")}\n\n${runBlock("run npx gupstress soak --minutes 10")}`;
