@@ -43,7 +43,7 @@ describe("npm run figures", () => {
       for (const m of text.matchAll(MARKER)) {
         if (m[2].trim() === "") continue;
         expect(m[2], `${file}: ${m[1]}`).toMatch(
-          /<sub>`npm run figures`, \d{4}-\d\d-\d\d \d\d:\d\d UTC, commit \S+: .+ cores, Node v[\d.]+; load average [\d.]+ before, [\d.]+ after\.<\/sub>/,
+          /<sub>`npm run figures`, \d{4}-\d\d-\d\d \d\d:\d\d UTC, commit \S+: .+ cores( \(pinned, of \d+\))?, Node v[\d.]+; load average [\d.]+ before, [\d.]+ after\.<\/sub>/,
         );
       }
       const outside = text.replace(MARKER, "");
