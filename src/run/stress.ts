@@ -180,7 +180,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const NOT_STARTED = new Error("not started: the run was stopped while the CPUs started");
 
 /** Past its time, a run with `evidence` goes on (up to the cap) while it has no race and too few window hits. */
-function lacksEvidence(mem: Memory, scenario: Scenario, config: RunConfig, elapsed: number): boolean {
+function lacksEvidence(
+  mem: Memory,
+  scenario: Scenario,
+  config: RunConfig,
+  elapsed: number,
+): boolean {
   const e = config.evidence;
   if (e === undefined || elapsed >= e.capMs) return false;
   let hits = 0;
