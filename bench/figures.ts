@@ -406,12 +406,34 @@ function stopHogs(hogs: ChildProcess[]): void {
  * (its runs pinned there, its busy loops too); otherwise the machine itself,
  * unpinned.
  */
+let machinesCache: (readonly number[] | null)[] | null = null;
 function twoCoreMachines(): (readonly number[] | null)[] {
-  const n = os.availableParallelism();
-  const whole = n === os.cpus().length;
-  const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
-  if (n < 4 || !whole || !taskset) return [null];
-  return Array.from({ length: Math.floor(n / 2) }, (_, i) => [2 * i, 2 * i + 1]);
+  if (machinesCache === null) {
+    const n = os.availableParallelism();
+    const whole = n === os.cpus().length;
+    const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+    machinesCache =
+      n < 4 || !whole || !taskset
+        ? [null]
+        : Array.from({ length: Math.floor(n / 2) }, (_, i) => [2 * i, 2 * i + 1]);
+  }
+  return machinesCache;
+}
+
+/** Busy loops beside each 2-core machine's runs: its cores, or every core when unpinned. */
+function busyLoops(): number {
+  const first = twoCoreMachines()[0];
+  return first === null ? os.availableParallelism() : first.length;
+}
+
+/** Every scenario's fixes that expect `expect`, as `gupstress list` gives them. */
+function fixesExpecting(expect: "race" | "clean"): { scenario: string; fix: string }[] {
+  const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
+    "npx gupstress list --json",
+  );
+  return list.scenarios.flatMap((s) =>
+    s.fixes.filter((f) => f.expect === expect).map((f) => ({ scenario: s.name, fix: f.name })),
+  );
 }
 
 /**
@@ -427,7 +449,7 @@ async function twoCoreRuns(
   const results: { out: string; wallMs: number }[] = new Array(commands.length);
   let next = 0;
   const job = async (cores: readonly number[] | null) => {
-    const loops = busy ? (cores === null ? os.availableParallelism() : cores.length) : 0;
+    const loops = busy ? busyLoops() : 0;
     const hogs = Array.from({ length: loops }, () =>
       cores === null
         ? spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore" })
@@ -484,7 +506,6 @@ interface MatrixJson {
  */
 async function firstRace20(): Promise<string> {
   const rows: string[] = [];
-  const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
   for (const busy of [false, true]) {
     const done = await twoCoreRuns(
       Array.from(
@@ -499,7 +520,7 @@ async function firstRace20(): Promise<string> {
     const startup = runs.map((r) => r.startupMs);
     const missed = runs.length - first.length;
     rows.push(
-      `| ${busy ? `${busyLoops} busy loops` : "no busy loops"} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(Math.max(...first), 1)} ms`} | ${missed} | ${fmt(quantile(startup, 0.5), 1)} ms | ${fmt(quantile(walls, 0.5))} ms |`,
+      `| ${busy ? `${busyLoops()} busy loops` : "no busy loops"} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(Math.max(...first), 1)} ms`} | ${missed} | ${fmt(quantile(startup, 0.5), 1)} ms | ${fmt(quantile(walls, 0.5))} ms |`,
     );
   }
   return `\`npx gupstress stress --fix none --until-race --time 10 --seed N\`, N = 1..20, a fresh process each (first race: from the moment every CPU is online; startup: until then; process: the whole command's wall time).${twoCoreNote()}\n\n| load | first race p50 | p90 | max | runs without a race | startup p50 | process p50 |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
@@ -513,7 +534,6 @@ function stress20(busy: boolean): () => Promise<string> {
       busy,
     );
     const runs = done.map((d) => JSON.parse(d.out) as MatrixJson);
-    const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
     const fixes = runs[0].runs.map((r) => r.fix);
     const cells = fixes.map((fix) => {
       const of = runs.map((m) => m.runs.find((r) => r.fix === fix));
@@ -523,7 +543,7 @@ function stress20(busy: boolean): () => Promise<string> {
       return `| ${fix} | ${of[0]?.expect ?? "?"} | ${count("race")} | ${count("clean")} | ${count("inconclusive")} | ${of.filter((r) => r?.ok).length} | ${race.length > 0 ? `${fmt(quantile(race, 0.5), 1)} ms` : "-"} | ${fmt(quantile(secs, 0.5), 1)} s / ${fmt(Math.max(...secs), 1)} s |`;
     });
     const ok = runs.filter((m) => m.ok).length;
-    return `\`npx gupstress stress --seed N\` (= \`npm run stress\`), N = 1..20, ${busy ? `beside ${busyLoops} busy loops` : "idle"}: **${ok} of 20** runs gave every fix its expected verdict (a racy fix races; a clean fix is clean, or inconclusive only when the control did not race; never a false race).${twoCoreNote()}\n\n| fix | expected | race | clean | inconclusive | as expected | first race p50 | time p50 / max |\n|---|---|---:|---:|---:|---:|---:|---:|\n${cells.join("\n")}\n`;
+    return `\`npx gupstress stress --seed N\` (= \`npm run stress\`), N = 1..20, ${busy ? `beside ${busyLoops()} busy loops` : "idle"}: **${ok} of 20** runs gave every fix its expected verdict (a racy fix races; a clean fix is clean, or inconclusive only when the control did not race; never a false race).${twoCoreNote()}\n\n| fix | expected | race | clean | inconclusive | as expected | first race p50 | time p50 / max |\n|---|---|---:|---:|---:|---:|---:|---:|\n${cells.join("\n")}\n`;
   };
 }
 
@@ -532,13 +552,7 @@ function stress20(busy: boolean): () => Promise<string> {
  * 5 runs idle and 5 beside as many busy loops as cores, each bounded at 10 s.
  */
 async function racyFamily(): Promise<string> {
-  const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
-    "npx gupstress list --json",
-  );
-  const todo = list.scenarios.flatMap((s) =>
-    s.fixes.filter((f) => f.expect === "race").map((f) => ({ scenario: s.name, fix: f.name })),
-  );
-  const busyLoops = twoCoreMachines()[0] === null ? os.availableParallelism() : 2;
+  const todo = fixesExpecting("race");
   const cell = (runs: StressJson[]): string => {
     const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
     const missed = runs.length - first.length;
@@ -559,7 +573,7 @@ async function racyFamily(): Promise<string> {
     (t, k) =>
       `| ${t.scenario} | ${t.fix} | ${byLoad.map((runs) => cell(runs.slice(5 * k, 5 * k + 5))).join(" | ")} |`,
   );
-  return `\`npx gupstress stress --scenario S --fix F --until-race --time 10 --seed N\`, N = 1..5, a fresh process each; time to the first race from the moment every CPU is online, median / slowest of 5.${twoCoreNote()}\n\n| scenario | fix | no busy loops | ${busyLoops} busy loops |\n|---|---|---|---|\n${rows.join("\n")}\n`;
+  return `\`npx gupstress stress --scenario S --fix F --until-race --time 10 --seed N\`, N = 1..5, a fresh process each; time to the first race from the moment every CPU is online, median / slowest of 5.${twoCoreNote()}\n\n| scenario | fix | no busy loops | ${busyLoops()} busy loops |\n|---|---|---|---|\n${rows.join("\n")}\n`;
 }
 
 /**
@@ -568,12 +582,7 @@ async function racyFamily(): Promise<string> {
  * machine the runs go side by side, each pinned to its own 2 cores (twoCoreRuns).
  */
 async function clean5m(): Promise<string> {
-  const list = json<{ scenarios: { name: string; fixes: { name: string; expect: string }[] }[] }>(
-    "npx gupstress list --json",
-  );
-  const todo = list.scenarios.flatMap((s) =>
-    s.fixes.filter((f) => f.expect === "clean").map((f) => ({ scenario: s.name, fix: f.name })),
-  );
+  const todo = fixesExpecting("clean");
   const t0 = performance.now();
   const done = await twoCoreRuns(
     todo.map(
@@ -597,7 +606,7 @@ async function clean5m(): Promise<string> {
       `| ${todo[i].scenario} | ${todo[i].fix} | ${fmt(r.iterations)} | ${fmt(r.mutatorOps.total)} | ${r.races} | ${r.undeclared.length} | ${fmt(r.windowHits)} | ${r.verdict} | ${fmt(r.durationMs / 1000)} s |`,
   );
   const races = runs.reduce((n, r) => n + r.races, 0);
-  return `\`npx gupstress stress --scenario S --fix F --mode freerun --no-trace --cpus 2 --iterations 5000000 --time 3600 --seed N\` for every clean fix (${runs.length} runs in ${fmt((performance.now() - t0) / 60_000, 1)} minutes).${twoCoreNote()}: **${races} races** in ${fmt(runs.reduce((n, r) => n + r.iterations, 0))} GUP-fast calls.\n\n| scenario | fix | GUP-fast calls | mutator operations | races | undeclared | window hits | verdict | time |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n${rows.join("\n")}\n`;
+  return `\`npx gupstress stress --scenario S --fix F --mode freerun --no-trace --cpus 2 --iterations 5000000 --time 3600 --seed N\` for every clean fix (${runs.length} runs in ${fmt((performance.now() - t0) / 60_000, 1)} minutes): **${races} races** in ${fmt(runs.reduce((n, r) => n + r.iterations, 0))} GUP-fast calls.${twoCoreNote()}\n\n| scenario | fix | GUP-fast calls | mutator operations | races | undeclared | window hits | verdict | time |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n${rows.join("\n")}\n`;
 }
 
 function longBlock(): string {
