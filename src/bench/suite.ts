@@ -264,6 +264,8 @@ function costConfig(
     timeMs: runMs,
     // Cost runs measure the kernel paths, not the race-finding aids.
     trace: false,
+    // V8's own tier-up: the rounds measure compiled code (src/run/jit.ts).
+    eagerJit: true,
     delays: [],
     sampleEvery: every,
   };
@@ -320,7 +322,14 @@ async function racePower(
   for (const decl of scenario.fixes) {
     const fix = decl.name;
     const cpus = Math.max(2, decl.minCpus);
-    const base = { ...defaultConfig(scenario.name), fix, cpus, mode: "lockstep" as const };
+    // eagerJit: on a warm pool, as the cost runs (V8's flags are the process's).
+    const base = {
+      ...defaultConfig(scenario.name),
+      fix,
+      cpus,
+      mode: "lockstep" as const,
+      eagerJit: true,
+    };
     const rate = await checked({ ...base, seed: 1, timeMs: p.raceRunMs }, pool, signal);
     const racy = decl.expect === "race";
     // A rate only means something once the run reached the race window.
@@ -392,7 +401,14 @@ export async function preemptCurve(
         d.preempt !== true ? [d] : scale === 0 ? [] : [{ ...d, prob: d.prob * scale }],
       );
       const prob = (scenario.defaultDelays.find((d) => d.preempt === true)?.prob ?? 0) * scale;
-      const config = { ...base, fix: decl.name, cpus: 2, mode: "lockstep" as const, seed: 1 };
+      const config = {
+        ...base,
+        fix: decl.name,
+        cpus: 2,
+        mode: "lockstep" as const,
+        seed: 1,
+        eagerJit: true,
+      };
       const r =
         pool === undefined
           ? await runStress({ ...config, delays, timeMs: runMs }, { signal })

@@ -49,8 +49,19 @@ export interface RunConfig {
   fault: string | null;
   /** lockstep: every walk covers pages [first, first + count) instead of a random range (forced-delay replays) */
   range?: readonly [number, number];
-  /** lockstep: start every trial behind a barrier (default: only when CPUs outnumber cores); forced-delay replays need it */
+  /**
+   * lockstep: start every trial behind a barrier (default on): CPU 0 waits
+   * until every GUP CPU has reached the trial. Without it a CPU that falls
+   * behind (descheduled, or in cold code) walks regions whose operation is
+   * over, and the trials overlap nothing; forced-delay replays need it
+   */
   trialBarrier?: boolean;
+  /**
+   * keep V8's default tier-up (TurboFan within milliseconds, its compile
+   * threads taking cores in the first second); by default a run delays it
+   * (src/run/jit.ts). The bench sets it: its rounds measure compiled code
+   */
+  eagerJit?: boolean;
   /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
   sampleEvery: number;
   /**

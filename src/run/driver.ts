@@ -40,6 +40,7 @@ import { BYSTANDER_OFF_NS, startupBoundMs } from "./bounds.js";
 import type { RunConfig } from "./config.js";
 import { calibrateSpin, Delays, spin } from "./delay.js";
 import { injectFault } from "./faults.js";
+import { delayTurbofan } from "./jit.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
 import { WARMUP_MS, WARMUP_TRIALS, Warmer, type WarmUp } from "./warmup.js";
@@ -51,7 +52,7 @@ export interface CpuTask {
   config: RunConfig;
   /** spins before a wait sleeps */
   spinLimit: number;
-  /** lockstep: CPU 0 waits for every GUP CPU before each trial (set when CPUs outnumber cores) */
+  /** lockstep: CPU 0 waits for every GUP CPU before each trial */
   trialBarrier: boolean;
   /**
    * freerun: a GUP CPU idles this long (ms) after every burst of calls, so that
@@ -74,6 +75,8 @@ export interface CpuReport {
   spinsPerNs: number;
   /** the JIT warm-up it ran on scratch memory before coming online (src/run/warmup.ts) */
   warmUp: WarmUp;
+  /** the V8 flags this CPU set to delay TurboFan (src/run/jit.ts); null: V8's defaults (eagerJit) */
+  jitFlags: string[] | null;
   /** milliseconds from the task's start to the moment every CPU was online */
   startupMs: number;
   samples: LatencySamples;
@@ -660,6 +663,8 @@ const warmThreads = new Set<string>();
 /** The body of one worker: load its scenario, attach, run the role, flush, report. */
 export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const t0 = performance.now();
+  // Before the warm-up: the step code then runs V8's baseline tier, not TurboFan's compile threads.
+  const jitFlags = task.config.eagerJit === true ? null : delayTurbofan();
   const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
@@ -694,6 +699,7 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
     warmUp: warmer?.done ?? { trials: 0, ms: 0 },
+    jitFlags,
     startupMs,
     samples: run.samples,
   };

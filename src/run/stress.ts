@@ -96,6 +96,8 @@ export interface StressResult {
     spinsPerNs: number[];
     /** each CPU's JIT warm-up on scratch memory before it came online: trials, milliseconds */
     warmUp: { trials: number; ms: number }[];
+    /** the V8 flags the CPUs set to delay TurboFan (src/run/jit.ts), or null: V8's defaults (--eager-jit) */
+    jitFlags: string[] | null;
     load: { before: number; after: number };
   };
   /** latency samples from every CPU (only when config.sampleEvery > 0; not printed by --json) */
@@ -239,7 +241,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       cpu,
       config,
       spinLimit,
-      trialBarrier: config.trialBarrier ?? oversubscribed,
+      trialBarrier: config.trialBarrier ?? true,
       idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
       warmWhileWaiting: !oversubscribed,
     };
@@ -616,6 +618,7 @@ function buildResult(
           : { ...g.adapt, rate: round(g.adapt.rate), hitsPerThousand: round(g.adapt.rate * 1000) },
       spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
       warmUp: g.reports.map((r) => ({ trials: r.warmUp.trials, ms: round(r.warmUp.ms) })),
+      jitFlags: g.reports.find((r) => r.jitFlags !== null)?.jitFlags ?? null,
       load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
     },
     samples:
