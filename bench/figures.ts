@@ -526,6 +526,67 @@ async function firstRace20(): Promise<string> {
   return `\`npx gupstress stress --fix none --until-race --time 10 --seed N\`, N = 1..20, a fresh process each (first race: from the moment every CPU is online; startup: until then; process: the whole command's wall time).${twoCoreNote()}\n\n| load | first race p50 | p90 | max | runs without a race | startup p50 | process p50 |\n|---|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
 }
 
+/**
+ * README: what the barrier and the JIT delay each give a cold start, side by
+ * side: 12 fresh processes per variant, interleaved, then a 5-second run of
+ * each, idle.
+ */
+async function coldStart(): Promise<string> {
+  const variants = [
+    { flags: "", name: "default (barrier, JIT delayed)" },
+    { flags: " --eager-jit", name: "`--eager-jit`" },
+    { flags: " --no-barrier", name: "`--no-barrier`" },
+    { flags: " --no-barrier --eager-jit", name: "`--no-barrier --eager-jit` (before)" },
+  ];
+  const n = 12;
+  const commands = Array.from({ length: n }, (_, i) =>
+    variants.map(
+      (v) =>
+        `npx gupstress stress --fix none --until-race --time 10 --json --seed ${i + 1}${v.flags}`,
+    ),
+  ).flat();
+  const done = await twoCoreRuns(commands, false);
+  const rows = variants.map((v, k) => {
+    const runs = done
+      .filter((_, i) => i % variants.length === k)
+      .map((d) => JSON.parse(d.out) as StressJson);
+    const first = runs.map((r) => r.firstRaceMs).filter((x): x is number => x !== null);
+    const iters = runs.map((r) => r.iterations);
+    const five = json<StressJson & { iterations: number }>(
+      `npx gupstress stress --fix none --time 5 --json --seed 1${v.flags}`,
+    );
+    return `| ${v.name} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.5), 1)} ms`} | ${first.length === 0 ? "-" : `${fmt(quantile(first, 0.9), 1)} ms`} | ${runs.length - first.length} | ${fmt(quantile(iters, 0.5))} | ${fmt(
+      quantile(
+        runs.map((r) => r.startupMs),
+        0.5,
+      ),
+      1,
+    )} ms | ${fmt(five.iterations)} | ${fmt(five.races)} |`;
+  });
+  return `\`npx gupstress stress --fix none --until-race --time 10 --seed N [FLAGS]\`, N = 1..${n}, a fresh process each, the variants interleaved; then \`npx gupstress stress --fix none --time 5 --seed 1 [FLAGS]\` once each.${twoCoreNote()}\n\n| variant | first race p50 | p90 | runs without a race | trials to it p50 | startup p50 | 5 s: trials | 5 s: races |\n|---|---:|---:|---:|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+}
+
+/**
+ * README: lockstep traced (one trial in 61 stamped) against --no-trace, 6
+ * pairs of 3-second runs, each pair back to back.
+ */
+function traceCost(): string {
+  const ratios: number[] = [];
+  const rows: string[] = [];
+  for (let seed = 1; seed <= 6; seed++) {
+    const [a, b] = ["", " --no-trace"].map((flag) =>
+      json<StressJson & { iterationsPerSec: number }>(
+        `npx gupstress stress --fix none --time 3 --json --seed ${seed}${flag}`,
+      ),
+    );
+    ratios.push(a.iterationsPerSec / b.iterationsPerSec);
+    rows.push(
+      `| ${seed} | ${fmt(a.iterationsPerSec)} | ${fmt(b.iterationsPerSec)} | ${fmt((100 * a.iterationsPerSec) / b.iterationsPerSec, 1)}% |`,
+    );
+  }
+  return `\`npx gupstress stress --fix none --time 3 --seed N\` and the same with \`--no-trace\`, back to back: traced runs at **${fmt(100 * quantile(ratios, 0.5), 1)}%** of the untraced iterations/s (median of ${ratios.length} pairs; lowest ${fmt(100 * Math.min(...ratios), 1)}%).\n\n| seed | traced it/s | untraced it/s | traced / untraced |\n|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
+}
+
 /** `npm run stress` (every fix of the default scenario, each until its verdict) 20 times. */
 function stress20(busy: boolean): () => Promise<string> {
   return async () => {
@@ -634,6 +695,8 @@ const NAMED: Record<string, Generator> = {
       .join("\n")}\n`,
   long: longBlock,
   "first-race-20": firstRace20,
+  "cold-start": coldStart,
+  "trace-cost": traceCost,
   "stress-20-idle": stress20(false),
   "stress-20-busy": stress20(true),
   "clean-5m": clean5m,
@@ -646,6 +709,8 @@ const NAMED: Record<string, Generator> = {
 const LONG = new Set([
   "long",
   "first-race-20",
+  "cold-start",
+  "trace-cost",
   "stress-20-idle",
   "stress-20-busy",
   "clean-5m",

@@ -33,6 +33,15 @@ describe("planStress", () => {
     expect(p.expects).toEqual(["race", "clean", "clean", "clean", "race"]);
   });
 
+  it("every trial starts on a barrier and the JIT waits, unless --no-barrier / --eager-jit", () => {
+    const [d] = planStress(["--fix", "none"]).configs;
+    expect(d.trialBarrier).not.toBe(false);
+    expect(d.eagerJit).not.toBe(true);
+    const [c] = planStress(["--fix", "none", "--no-barrier", "--eager-jit"]).configs;
+    expect(c.trialBarrier).toBe(false);
+    expect(c.eagerJit).toBe(true);
+  });
+
   it("--control puts the baseline before a single fix; a single fix keeps its own expectation", () => {
     const p = planStress(["--fix", "upstream", "--control"]);
     expect(p.configs.map((c) => c.fix)).toEqual(["none", "upstream"]);

@@ -167,6 +167,11 @@ export const STRESS_FLAGS: FlagSpec[] = [
     help: "window hits (outcomes that show the race window was reached) a 'no race' verdict needs (default 10)",
   },
   {
+    name: "no-barrier",
+    kind: "bool",
+    help: "lockstep: CPU 0 starts each trial without waiting for the GUP CPUs to reach it; a CPU that falls behind then walks regions whose operation is over. By default every trial starts on a barrier; it stays when CPUs outnumber cores",
+  },
+  {
     name: "eager-jit",
     kind: "bool",
     help: "keep V8's default tier-up: TurboFan compiles the CPUs' code within milliseconds, on threads that take cores from the CPUs in the run's first second; by default a run delays optimisation about 20 times (src/run/jit.ts), so that compiles do not stall the first trials",
@@ -275,6 +280,7 @@ export function planStress(argv: readonly string[]): StressPlan {
   base.untilRace = f.get("until-race") === true;
   base.trace = f.get("no-trace") !== true;
   if (f.get("eager-jit") === true) base.eagerJit = true;
+  if (f.get("no-barrier") === true) base.trialBarrier = false;
   const time = f.get("time") as number | undefined;
   base.timeMs =
     time !== undefined ? time * 1000 : base.iterations !== null ? null : all ? 5000 : 10_000;

@@ -53,7 +53,8 @@ export interface RunConfig {
    * lockstep: start every trial behind a barrier (default on): CPU 0 waits
    * until every GUP CPU has reached the trial. Without it a CPU that falls
    * behind (descheduled, or in cold code) walks regions whose operation is
-   * over, and the trials overlap nothing; forced-delay replays need it
+   * over, and the trials overlap nothing; forced-delay replays need it.
+   * false (--no-barrier) is kept only while every CPU has a core of its own
    */
   trialBarrier?: boolean;
   /**

@@ -241,7 +241,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       cpu,
       config,
       spinLimit,
-      trialBarrier: config.trialBarrier ?? true,
+      // Oversubscribed, a trial without the barrier overlaps nothing: --no-barrier applies on spare cores only.
+      trialBarrier: config.trialBarrier !== false || oversubscribed,
       idleMs: oversubscribed ? (0.2 * config.cpus) / availableParallelism() : 0,
       warmWhileWaiting: !oversubscribed,
     };
