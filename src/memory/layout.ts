@@ -128,6 +128,11 @@ export const CTL = {
    * first-race slot was still free: every trial is traced until one is drawn
    */
   traceAll: 6 * LINE_WORDS + 3,
+  /**
+   * bench storms (src/bench/storm.ts): 1 once the run's warm-up is over; the
+   * CPUs count what they do from the moment they see it
+   */
+  measuring: 6 * LINE_WORDS + 4,
 } as const;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */
