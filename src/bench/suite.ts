@@ -38,6 +38,8 @@ export interface SuitePlan {
   quick: boolean;
   rounds: number;
   runMs: number;
+  /** each cost run's warm-up before it counts (ms), on top of runMs */
+  warmMs: number;
   cpus: number[];
   /** bystander counts: every CPU count runs with each (0 alone by default) */
   bystanders: number[];
@@ -74,6 +76,7 @@ export function plan(
         quick,
         rounds: 6,
         runMs: 50,
+        warmMs: 10,
         cpus,
         bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
@@ -88,6 +91,7 @@ export function plan(
         quick,
         rounds: 20,
         runMs: 100,
+        warmMs: 25,
         cpus,
         bystanders: bystanders > 0 ? [0, bystanders] : [0],
         sampleEvery: 4,
@@ -253,6 +257,7 @@ function costConfig(
   runMs: number,
   every: number,
   bystanders = 0,
+  warmMs = 0,
 ): RunConfig {
   return {
     ...defaultConfig(scenario),
@@ -261,7 +266,9 @@ function costConfig(
     bystanders,
     seed,
     mode: "freerun",
-    timeMs: runMs,
+    // The warm-up is not counted (RunConfig.warmMs): runMs is measured after it.
+    timeMs: runMs + warmMs,
+    warmMs,
     // Cost runs measure the kernel paths, not the race-finding aids.
     trace: false,
     // V8's own tier-up: the rounds measure compiled code (src/run/jit.ts).
@@ -471,7 +478,7 @@ export async function runSuite(
         for (const cpus of p.cpus) {
           for (const fix of costFixes) {
             const r = await retried(
-              costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery, by),
+              costConfig(scenario.name, fix, cpus, seed, p.runMs, p.sampleEvery, by, p.warmMs),
               pool,
               (why) => {
                 const note = `round ${round + 1}, ${fix} on ${cpus} CPUs + ${by} bystanders: ${why}`;
@@ -517,6 +524,7 @@ export async function runSuite(
         margins: "median-os",
         rounds: p.rounds,
         runMs: p.runMs,
+        warmMs: p.warmMs,
         cpus: p.cpus,
         ...(p.bystanders.length > 1 ? { bystanders: p.bystanders } : {}),
         fixes: costFixes,

@@ -129,8 +129,9 @@ export const CTL = {
    */
   traceAll: 6 * LINE_WORDS + 3,
   /**
-   * bench storms (src/bench/storm.ts): 1 once the run's warm-up is over; the
-   * CPUs count what they do from the moment they see it
+   * 1 once a run's warm-up is over (RunConfig.warmMs; bench storms,
+   * src/bench/storm.ts): latency samples are taken from then on, and counts
+   * are of the time after it
    */
   measuring: 6 * LINE_WORDS + 4,
 } as const;

@@ -139,7 +139,7 @@ export function resultTables(res: BenchResults): Table[] {
   const tables: Table[] = [
     {
       title: `Cost per fix (${cpus} CPUs: 1 ${opName(res)} + ${cpus - 1} GUP-fast)`,
-      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms, same seeds. ${MARGINS}`,
+      note: `freerun, tracing and delay points off, ${s.rounds} interleaved rounds of ${s.runMs} ms${s.warmMs ? ` (each counted after a ${s.warmMs} ms warm-up: a pool thread may have run another role or fix just before)` : ""}, same seeds. ${MARGINS}`,
       head: variantHead(opName(res)),
       rows: res.variants.map((v) => variantRow(v, false, partsOf(res).baseline)),
     },

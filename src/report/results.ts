@@ -162,6 +162,8 @@ export interface BenchResults {
     recheckKind?: "pmd" | "head";
     rounds: number;
     runMs: number;
+    /** each cost run's warm-up before it counted (ms; absent in older files: none) */
+    warmMs?: number;
     cpus: number[];
     /**
      * how the margins were computed: "median-os" (medians of rounds with

@@ -66,6 +66,13 @@ export interface RunConfig {
   /** time every Nth GUP-fast call and collapse for latency percentiles (0: none; the benchmarks set it) */
   sampleEvery: number;
   /**
+   * count nothing for this long after every CPU is online (ms; the bench's
+   * cost runs): a warm pool's thread may have run another role or fix just
+   * before, and its JIT catches up meanwhile. Counts, rates and latency
+   * samples are of the time after; timeMs includes it. Default 0
+   */
+  warmMs?: number;
+  /**
    * bystander CPUs after the walkers (default 0): they never walk this mm and
    * loop over stretches of bystanderOffNs with interrupts off (unrelated
    * work) and as long with them on, taking IPIs

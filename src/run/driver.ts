@@ -190,6 +190,11 @@ class CpuRun {
     if (task.config.adapt) this.delays.followScale(this.mem.i32, CTL.delayScale, task.cpu === 0);
   }
 
+  /** Past the run's warm-up (RunConfig.warmMs): latency samples are taken from then on. */
+  measuring(): boolean {
+    return this.mem.load(CTL.measuring) !== 0;
+  }
+
   flush(): void {
     this.waiter.beat();
     const mem = this.mem;
@@ -203,7 +208,8 @@ class CpuRun {
 
   /** One GUP-fast call, timed every sampleEvery calls. */
   walk(w: unknown): void {
-    const timed = this.sampleEvery > 0 && this.st[STAT.gupCalls] % this.sampleEvery === 0;
+    const timed =
+      this.sampleEvery > 0 && this.st[STAT.gupCalls] % this.sampleEvery === 0 && this.measuring();
     const t0 = timed ? performance.now() : 0;
     walkToEnd(this.cpu, this.walker, w, this.delays, this.waiter);
     if (timed) sample(this.samples.gupNs, (performance.now() - t0) * 1e6);
@@ -219,7 +225,10 @@ class CpuRun {
     m.start(cpu, op, region, phase);
     if (m.done(op)) return true;
     const timed =
-      phase === 0 && this.sampleEvery > 0 && this.st[STAT.mutatorOps] % this.sampleEvery === 0;
+      phase === 0 &&
+      this.sampleEvery > 0 &&
+      this.st[STAT.mutatorOps] % this.sampleEvery === 0 &&
+      this.measuring();
     const t0 = timed ? performance.now() : 0;
     let sent = cpu.ipiBroadcasts;
     let sentAt = 0;

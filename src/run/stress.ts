@@ -22,6 +22,7 @@ import {
   MAX_PMD_ID,
   Memory,
   STAT,
+  STAT_COUNT,
   STAT_OUTCOME_BASE,
   STOP_ABORT,
   TRACE_WORDS,
@@ -207,6 +208,12 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   const scenario = scenarioByName(config.scenario);
   const mem = new Memory(geo);
   scenario.setup(mem);
+  const warmMs = config.warmMs ?? 0;
+  // Without a warm-up, the CPUs sample from the start.
+  if (warmMs <= 0) mem.store(CTL.measuring, 1);
+  // The totals when the warm-up ended, taken off the run's counts; and when.
+  let base: number[] | null = null;
+  let measuredFrom = 0;
   const loadBefore = loadavg()[0];
   const adapter =
     config.adapt && config.delays.some((d) => d.nth === undefined && d.maxNs > 0 && d.prob > 0)
@@ -309,6 +316,11 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       raiseFault(mem, FAULT_STARTUP, -1, Math.max(0, firstOffline(mem)), 0);
       stopAskedAt = stopAskedAt || now;
     }
+    if (base === null && startedAt !== 0 && warmMs > 0 && now - startedAt >= warmMs) {
+      base = Array.from({ length: STAT_COUNT }, (_, s) => mem.statTotal(s));
+      measuredFrom = now;
+      mem.store(CTL.measuring, 1);
+    }
     if (startedAt !== 0 && stopAskedAt === 0) {
       adapter?.tick(now);
       const stuck = watchdog.check(now);
@@ -356,7 +368,10 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       hooks.onProgress(progress(mem, elapsed));
     }
   }
-  const durationMs = startedAt === 0 ? 0 : clock.tick() - startedAt;
+  // A run that ended within its warm-up counts from its start.
+  const durationMs =
+    startedAt === 0 ? 0 : clock.tick() - (measuredFrom !== 0 ? measuredFrom : startedAt);
+  if (measuredFrom === 0) base = null;
   hooks.signal?.removeEventListener("abort", onAbort);
   // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
   if (!allDone) {
@@ -379,6 +394,7 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     interrupted,
     adapt: adapter?.result() ?? null,
     loadBefore,
+    base,
   });
 }
 
@@ -527,6 +543,8 @@ interface Gathered {
   interrupted: string | null;
   adapt: Calibration | null;
   loadBefore: number;
+  /** every STAT's total when the warm-up ended (RunConfig.warmMs), taken off the counts; null: none */
+  base: number[] | null;
 }
 
 /** A CPU's role as the scenario names it ("THP collapse", "GUP-fast"). */
@@ -540,7 +558,7 @@ function buildResult(
   mem: Memory,
   g: Gathered,
 ): StressResult {
-  const total = (s: number) => mem.statTotal(s);
+  const total = (s: number) => mem.statTotal(s) - (g.base?.[s] ?? 0);
   const iterations = total(STAT.iterations);
   const races = total(STAT.races);
   const outcomes: StressResult["outcomes"] = {};
