@@ -479,9 +479,14 @@ function lockstepMutator(run: CpuRun): void {
     mem.store(CTL.roundOpen, round);
     kickAll(mem);
     for (let r = 0; r < regions; r++) {
+      mem.store(mem.region(r, 1), round);
+      kickAll(mem);
       if (run.trialBarrier) {
-        // Oversubscribed: start each trial together (jcstress's barrier), or a
-        // descheduled walker arrives after the mutator is done and sees nothing.
+        // Start each trial together (jcstress's barrier): announce it, then
+        // wait until every GUP CPU has seen it. A walker marks itself ready
+        // only once it is awake and about to walk, so that a CPU that slept
+        // (descheduled, or waiting) is running again before the operation
+        // starts, not a wake-up later, when the operation is over.
         const trial = (round - 1) * regions + r + 1;
         const ready = run.waiter.until(
           () => notReady(mem, trial) < 0,
@@ -490,8 +495,6 @@ function lockstepMutator(run: CpuRun): void {
         );
         if (!ready) return;
       }
-      mem.store(mem.region(r, 1), round);
-      kickAll(mem);
       run.traceTrial(round, r);
       run.delays.start(run.poll);
       if (!run.operate(op, r, 0)) return;
@@ -543,16 +546,16 @@ function lockstepWalker(run: CpuRun): void {
     );
     if (!open || mem.load(CTL.roundOpen) < round) return;
     for (let r = 0; r < regions; r++) {
-      if (run.trialBarrier) {
-        mem.store(mem.cpuA(id, CPU_A.ready), (round - 1) * regions + r + 1);
-        kick(mem, 0);
-      }
       const announced = run.waiter.until(
         () => mem.load(mem.region(r, 1)) >= round,
         () => 0,
         "CPU 0 to announce a trial",
       );
       if (!announced) return;
+      if (run.trialBarrier) {
+        mem.store(mem.cpuA(id, CPU_A.ready), (round - 1) * regions + r + 1);
+        kick(mem, 0);
+      }
       const [first, count] = run.config.range ?? pickRange(run.rng, ptes);
       run.traceTrial(round, r);
       run.delays.start(run.poll);

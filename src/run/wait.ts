@@ -21,12 +21,25 @@ import { BoundClock } from "./bound-clock.js";
 /** How long one Atomics.wait may block before re-checking everything (ms). */
 const SLEEP_SLICE_MS = 5;
 
+/** The fewest spins before a wait sleeps (Waiter.spinCap). */
+const MIN_SPINS = 64;
+
 export class Waiter {
   readonly cpu: Cpu;
   readonly mem: Memory;
   readonly stallMs: number;
-  /** spins before the first sleep: long when every CPU has a core, short when oversubscribed */
+  /** spins before the first sleep at most: long when every CPU has a core, short when oversubscribed */
   readonly spinLimit: number;
+  /**
+   * spins before the first sleep now (adaptive, MIN_SPINS..spinLimit): halved
+   * by every wait that had to sleep, grown back by those that did not. On a
+   * machine busy with other work the CPU waited for is often descheduled,
+   * sometimes on the waiter's own core: spinning then only delays it, and a
+   * sleep lets the scheduler run it (measured beside 2 busy loops, the time to
+   * a first race had tails of seconds with 20,000 spins, of under a second
+   * with 64).
+   */
+  private spinCap: number;
   /** IPI handler entries while waiting */
   ipisTaken = 0;
   /** what the stuck wait was for, once a stall was raised */
@@ -37,6 +50,7 @@ export class Waiter {
     this.mem = cpu.mem;
     this.stallMs = stallMs;
     this.spinLimit = spinLimit;
+    this.spinCap = spinLimit;
   }
 
   /** A fault: leave at once. (A graceful stop is checked by the drivers at round boundaries.) */
@@ -66,14 +80,19 @@ export class Waiter {
     faultKind = FAULT_STALL,
   ): boolean {
     const mem = this.mem;
-    for (let i = 0; i < this.spinLimit; i++) {
-      if (ready()) return true;
+    const cap = this.spinCap;
+    for (let i = 0; i < cap; i++) {
+      if (ready()) {
+        if (cap < this.spinLimit) this.spinCap = Math.min(this.spinLimit, cap + (cap >> 2) + 16);
+        return true;
+      }
       this.serviceIpis();
       if ((i & 255) === 255) {
         this.beat();
         if (this.stopRequested()) return false;
       }
     }
+    this.spinCap = Math.max(MIN_SPINS, cap >> 1);
     // Counted time, not wall time: a stopped-and-resumed process is not a stall.
     const clock = new BoundClock();
     const bell = mem.cpuB(this.cpu.id, CPU_B.doorbell);
