@@ -50,8 +50,9 @@ export interface RunConfig {
   /** lockstep: every walk covers pages [first, first + count) instead of a random range (forced-delay replays) */
   range?: readonly [number, number];
   /**
-   * lockstep: start every trial behind a barrier (default on): CPU 0 waits
-   * until every GUP CPU has reached the trial. Without it a CPU that falls
+   * lockstep: start every trial behind a barrier (default on): CPU 0
+   * announces the trial and starts its operation once every GUP CPU has seen
+   * the announcement. Without it a CPU that falls
    * behind (descheduled, or in cold code) walks regions whose operation is
    * over, and the trials overlap nothing; forced-delay replays need it.
    * false (--no-barrier) is kept only while every CPU has a core of its own
