@@ -252,7 +252,6 @@ describe("no verdict without evidence", () => {
       ]),
     );
     inconclusive(r);
-    expect(JSON.parse(r.stdout).windowHits).toBeGreaterThan(0);
   });
 
   it("--control runs the racy baseline first; a clean fix is clean only beside a control that raced", () => {
