@@ -368,10 +368,9 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
       hooks.onProgress(progress(mem, elapsed));
     }
   }
-  // A run that ended within its warm-up counts from its start.
+  // A run that ended within its warm-up counts from its start (base is still null then).
   const durationMs =
     startedAt === 0 ? 0 : clock.tick() - (measuredFrom !== 0 ? measuredFrom : startedAt);
-  if (measuredFrom === 0) base = null;
   hooks.signal?.removeEventListener("abort", onAbort);
   // A warm pool (hooks.pool) stays up for the next run, unless a CPU hung in it.
   if (!allDone) {
