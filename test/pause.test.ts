@@ -73,15 +73,24 @@ describe("a whole-process pause", () => {
     expect(j.aborted).toMatch(/CPU 1 \(GUP-fast\) .*\(interrupts off\)/);
   });
 
+  // Workers still loading their modules are terminated here. With an ES-module
+  // worker, Node aborted (exit 134, module_wrap.cc) about once in 15 such cuts;
+  // the CPU worker is CommonJS since (tsconfig.cjs.json). Four cut times.
   it("Ctrl-C while 64 CPUs start: exit 130 within a second or so, no CPU blamed", async () => {
-    const r = await gupstressSignalled(
-      ["stress", "--fix", "recheck", "--cpus", "64", "--time", "6", "--json", "--quiet"],
-      [{ signal: "SIGINT", atMs: 700 }],
-    );
-    expect(r.code).toBe(130);
-    expect(r.msAfterLast).toBeLessThan(2000);
-    const j = JSON.parse(r.stdout);
-    expect(j.interrupted).toBe("SIGINT");
-    expect(j.faults).toEqual([]);
-  });
+    for (const atMs of [300, 500, 700, 900]) {
+      const r = await gupstressSignalled(
+        ["stress", "--fix", "recheck", "--cpus", "64", "--time", "6", "--json", "--quiet"],
+        [{ signal: "SIGINT", atMs }],
+      );
+      expect({ atMs, code: r.code, err: r.code === 130 ? "" : r.stderr.slice(-300) }).toEqual({
+        atMs,
+        code: 130,
+        err: "",
+      });
+      expect(r.msAfterLast).toBeLessThan(2000);
+      const j = JSON.parse(r.stdout);
+      expect(j.interrupted).toBe("SIGINT");
+      expect(j.faults).toEqual([]);
+    }
+  }, 30_000);
 });

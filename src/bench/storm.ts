@@ -32,7 +32,7 @@ import { allAcked, firstUnacked, kick } from "../kernel/irq.js";
 import { DONE } from "../kernel/steps.js";
 import { allCpus, CPU_A, CTL, type Geometry, Memory } from "../memory/layout.js";
 import { BYSTANDER_OFF_NS } from "../run/config.js";
-import { workerFile } from "../run/stress.js";
+import { distFile } from "../run/stress.js";
 import { Waiter } from "../run/wait.js";
 import { resolveFix, scenarioByName } from "../scenarios/index.js";
 import {
@@ -324,7 +324,7 @@ export async function runStorm(
   signal?: AbortSignal,
 ): Promise<StormResults> {
   const t0 = performance.now();
-  const file = workerFile().replace(/cpu\.js$/, "storm.js");
+  const file = distFile("workers/storm-entry.cjs");
   const bystanders = p.bystanders ?? [0];
   const maxCpus = Math.max(...p.cpus) + Math.max(...bystanders);
   const pool = new Piscina({

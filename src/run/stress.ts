@@ -149,14 +149,22 @@ export function cpuPool(threads: number, startNow = true): Piscina {
   });
 }
 
-/** Where the compiled worker lives, whether we run from src/ (vitest) or dist/. */
+/**
+ * The CPU worker: its CommonJS build (tsconfig.cjs.json says why), whether we
+ * run from src/ (vitest) or dist/.
+ */
 export function workerFile(): string {
+  return distFile("cjs/workers/cpu.js");
+}
+
+/** A compiled file under dist/, found from src/ (vitest) or dist/ alike. */
+export function distFile(path: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(dir, "package.json"))) break;
     dir = dirname(dir);
   }
-  const file = join(dir, "dist", "workers", "cpu.js");
+  const file = join(dir, "dist", path);
   if (!existsSync(file)) throw new Error(`${file} is missing: run 'npm run build' first`);
   return file;
 }
