@@ -3,9 +3,12 @@
 // the rate falls. Driven here with counters written by hand, then on threads.
 
 import { describe, expect, it } from "vitest";
+import { STEP } from "../src/kernel/steps.js";
 import { CTL, DELAY_SCALE_ONE, Memory, STAT, STAT_OUTCOME_BASE } from "../src/memory/layout.js";
 import { DelayAdapter, scalesAround } from "../src/run/adapt.js";
 import { defaultConfig } from "../src/run/config.js";
+import { Delays } from "../src/run/delay.js";
+import { Rng } from "../src/run/random.js";
 import { runStress } from "../src/run/stress.js";
 import { gupVsCollapse } from "../src/scenarios/gup-vs-collapse.js";
 import { outcomeIndex } from "../src/scenarios/scenario.js";
@@ -79,13 +82,75 @@ describe("the adapting window", () => {
     expect(scaleOf(mem)).toBe(4);
   });
 
-  it("no window hit at any scale keeps the delays as given", () => {
+  it("no window hit at any scale, spun or slept, keeps the delays as given", () => {
     const mem = memory();
     const a = new DelayAdapter(mem, gupVsCollapse);
     let t = 1;
     a.tick(t);
-    for (let k = 0; k < 3; k++) t = period(mem, a, t + 450, () => 0);
+    for (let k = 0; k < 4; k++) t = period(mem, a, t + 450, () => 0);
     expect(scaleOf(mem)).toBe(1);
+    expect(mem.load(CTL.delaySleep)).toBe(0);
+    expect(a.result().tries.map((x) => [x.scale, x.sleep])).toEqual([
+      [1, false],
+      [1, true],
+      [0.5, false],
+      [2, false],
+    ]);
+  });
+
+  it("blind while spinning: the delays sleep next, and keep sleeping when that reaches the window", () => {
+    const mem = memory();
+    const a = new DelayAdapter(mem, gupVsCollapse);
+    let t = 1;
+    a.tick(t);
+    const sleeping = () => mem.load(CTL.delaySleep) !== 0;
+    // Two threads on one core: spun delays never overlap the other side.
+    const shared = () => (sleeping() ? 30 : 0);
+    // 256 blind trials end a measurement early (no 400 ms wait).
+    t = period(mem, a, t + 5, shared);
+    expect(sleeping()).toBe(true);
+    expect(scaleOf(mem)).toBe(1);
+    for (let k = 0; k < 3; k++) t = period(mem, a, t + 450, shared);
+    expect(sleeping()).toBe(true);
+    const r = a.result();
+    expect(r.sleep).toBe(true);
+    expect(r.tries.map((x) => [x.scale, x.sleep, x.hits])).toEqual([
+      [1, false, 0],
+      [1, true, 30],
+      [0.5, false, 0],
+      [2, false, 0],
+    ]);
+  });
+
+  it("a scale that hits the window is measured to its full evidence, and nothing sleeps", () => {
+    const mem = memory();
+    const a = new DelayAdapter(mem, gupVsCollapse);
+    let t = 1;
+    a.tick(t);
+    for (let k = 0; k < 3; k++) t = period(mem, a, t + 450, () => 10);
+    expect(a.result().tries.every((x) => !x.sleep)).toBe(true);
+    expect(mem.load(CTL.delaySleep)).toBe(0);
+  });
+
+  it("a sleeping delay sleeps, from the next trial on; the start offset (interrupts on) still spins", () => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    const specs = [
+      { point: "start", maxNs: 1000, prob: 1 },
+      { point: "G1", maxNs: 2_000_000, prob: 1 },
+    ];
+    const d = new Delays(specs, new Rng(1, 1), 1);
+    d.followSleep(word, 0);
+    d.start(() => {});
+    d.after(STEP.G1);
+    expect(d.slept).toBe(0);
+    Atomics.store(word, 0, 1);
+    d.after(STEP.G1); // the switch is read at a trial's start
+    expect(d.slept).toBe(0);
+    let polls = 0;
+    d.start(() => polls++);
+    for (let k = 0; k < 4; k++) d.after(STEP.G1);
+    expect(d.slept).toBe(4);
+    expect(polls).toBeGreaterThan(0);
   });
 
   it("on threads: the summary's calibration is filled in, and --no-adapt leaves it out", async () => {

@@ -134,7 +134,7 @@ export const STRESS_FLAGS: FlagSpec[] = [
   {
     name: "no-adapt",
     kind: "bool",
-    help: "keep the walkers' delays as given; by default the default delays adapt: the walkers' are scaled (x1/8 to x8) to the scale with the best window hit rate, measured at the start and again when the rate falls (--delay or --no-delays also keeps them as given)",
+    help: "keep the walkers' delays as given; by default the default delays adapt: the walkers' are scaled (x1/8 to x8) to the scale with the best window hit rate, measured at the start and again when the rate falls, and slept instead of spun when spinning never reaches the window (--delay or --no-delays also keeps them as given)",
   },
   {
     name: "hold",

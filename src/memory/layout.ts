@@ -134,6 +134,12 @@ export const CTL = {
    * are of the time after it
    */
   measuring: 6 * LINE_WORDS + 4,
+  /**
+   * 1: every random delay sleeps (a futex wait) for its length instead of
+   * spinning, giving its core to another thread (the adapter sets it when the
+   * window is never reached, src/run/adapt.ts; each CPU reads it at a trial's start)
+   */
+  delaySleep: 6 * LINE_WORDS + 5,
 } as const;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */

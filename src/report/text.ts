@@ -18,10 +18,13 @@ export function windowLine(r: StressResult): string {
   if (c.adapt === null) return `delays as given (no adapting)${spin}; ${load}`;
   const a = c.adapt;
   const tries = a.tries
-    .map((t) => `x${t.scale} ${t.trials > 0 ? ((t.hits / t.trials) * 1000).toFixed(1) : "-"}`)
+    .map(
+      (t) =>
+        `x${t.scale}${t.sleep ? " slept" : ""} ${t.trials > 0 ? ((t.hits / t.trials) * 1000).toFixed(1) : "-"}`,
+    )
     .join(", ");
   return (
-    `walkers' delays x${a.scale} (window hits per 1000 trials: ${tries || "not measured yet"}` +
+    `walkers' delays x${a.scale}${a.sleep ? ", slept" : ""} (window hits per 1000 trials: ${tries || "not measured yet"}` +
     `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""})${spin}; ${load}`
   );
 }

@@ -9,6 +9,15 @@
 // below 1 the walkers come earlier against the mutator, above 1 later.
 // Forced delays (replays) are never scaled; `--no-adapt` keeps every delay as
 // given.
+//
+// When the scale in force reaches the window not once in ZERO_TRIALS trials,
+// the next measurement makes the delays sleep instead of spin (CTL.delaySleep,
+// src/run/delay.ts). That is what a busy machine does to two CPU threads that
+// share a core: each runs a whole trial in its time slice, and a spinning
+// delay only burns the slice. Measured on the 2-core development machine
+// beside 2 busy loops, `--fix none --until-race` in 20 fresh processes: 4
+// runs reached the window 0 times in thousands of trials at every scale, and
+// found their first race only after 1.8 to 5 s.
 
 import { CTL, DELAY_SCALE_ONE, type Memory, STAT, STAT_OUTCOME_BASE } from "../memory/layout.js";
 import type { Scenario } from "../scenarios/scenario.js";
@@ -33,6 +42,8 @@ export function scalesAround(center: number): number[] {
 /** One measurement: a scale, the trials it ran and the window hits it saw. */
 export interface ScaleTry {
   scale: number;
+  /** the delays slept instead of spinning */
+  sleep: boolean;
   trials: number;
   hits: number;
 }
@@ -41,6 +52,8 @@ export interface ScaleTry {
 export interface Calibration {
   /** the scale in force at the end */
   scale: number;
+  /** whether the delays slept instead of spinning at the end */
+  sleep: boolean;
   /** every measurement of the last calibration (the first, or the last re-calibration) */
   tries: ScaleTry[];
   /** times the hit rate fell below a quarter of the calibrated one and the scales were tried again */
@@ -56,6 +69,12 @@ export interface Calibration {
 const MIN_TRIALS = 64;
 const MIN_HITS = 16;
 const MAX_PERIOD_MS = 400;
+/**
+ * A measurement with no window hit at all ends after this many trials (on an
+ * idle machine the delays as given hit the window in several percent of
+ * trials); then, if it was the first, sleeping delays are tried next.
+ */
+const ZERO_TRIALS = 256;
 /** A scale other than as given must beat it by this much, on at least MIN_EVIDENCE hits. */
 const MARGIN = 1.5;
 const MIN_EVIDENCE = 4;
@@ -68,13 +87,15 @@ export class DelayAdapter {
   private phase: "calibrating" | "steady" = "calibrating";
   private index = 0;
   private scales = scalesAround(1);
+  /** per entry of `scales`: the delays sleep */
+  private sleeps: boolean[] = this.scales.map(() => false);
   private tries: ScaleTry[] = [];
   /** the last completed calibration's measurements, while a new one runs */
   private done: ScaleTry[] = [];
   private periodStart = 0;
   private trials0 = 0;
   private hits0 = 0;
-  private best: ScaleTry = { scale: 1, trials: 0, hits: 0 };
+  private best: ScaleTry = { scale: 1, sleep: false, trials: 0, hits: 0 };
   private recalibrations = 0;
 
   constructor(mem: Memory, scenario: Scenario) {
@@ -84,7 +105,7 @@ export class DelayAdapter {
         ? [STAT_OUTCOME_BASE + i]
         : [],
     );
-    this.set(this.scales[0]);
+    this.set(this.scales[0], false);
   }
 
   private counts(): [number, number] {
@@ -93,8 +114,19 @@ export class DelayAdapter {
     return [this.mem.statTotal(STAT.iterations), hits];
   }
 
-  private set(scale: number): void {
+  private set(scale: number, sleep: boolean): void {
     this.mem.store(CTL.delayScale, Math.round(scale * DELAY_SCALE_ONE));
+    this.mem.store(CTL.delaySleep, sleep ? 1 : 0);
+  }
+
+  /** Start a calibration around `center`, spinning first. */
+  private calibrate(center: number): void {
+    this.phase = "calibrating";
+    this.index = 0;
+    this.tries = [];
+    this.scales = scalesAround(center);
+    this.sleeps = this.scales.map(() => false);
+    this.set(this.scales[0], false);
   }
 
   private begin(now: number): void {
@@ -112,10 +144,19 @@ export class DelayAdapter {
     const dt = trials - this.trials0;
     const elapsed = now - this.periodStart;
     if (this.phase === "calibrating") {
-      if (dt < MIN_TRIALS || (hits - this.hits0 < MIN_HITS && elapsed < MAX_PERIOD_MS)) return;
-      this.tries.push({ scale: this.scales[this.index], trials: dt, hits: hits - this.hits0 });
+      const got = hits - this.hits0;
+      const blind = got === 0 && dt >= ZERO_TRIALS;
+      if (dt < MIN_TRIALS || (got < MIN_HITS && elapsed < MAX_PERIOD_MS && !blind)) return;
+      const scale = this.scales[this.index];
+      const sleep = this.sleeps[this.index];
+      this.tries.push({ scale, sleep, trials: dt, hits: got });
+      // Blind while spinning as given: the same scale, sleeping, is tried next.
+      if (this.index === 0 && got === 0 && !sleep) {
+        this.scales.splice(1, 0, scale);
+        this.sleeps.splice(1, 0, true);
+      }
       if (++this.index < this.scales.length) {
-        this.set(this.scales[this.index]);
+        this.set(this.scales[this.index], this.sleeps[this.index]);
         this.begin(now);
         return;
       }
@@ -123,7 +164,7 @@ export class DelayAdapter {
       const given = this.tries[0];
       const top = this.tries.reduce((b, t) => (rate(t) > rate(b) ? t : b), given);
       this.best = top.hits >= MIN_EVIDENCE && rate(top) >= MARGIN * rate(given) ? top : given;
-      this.set(this.best.scale);
+      this.set(this.best.scale, this.best.sleep);
       this.phase = "steady";
       this.begin(now);
       return;
@@ -135,11 +176,7 @@ export class DelayAdapter {
     if (expected >= MIN_HITS && hits - this.hits0 < expected / 4) {
       this.recalibrations++;
       this.done = this.tries;
-      this.phase = "calibrating";
-      this.index = 0;
-      this.tries = [];
-      this.scales = scalesAround(this.best.scale);
-      this.set(this.scales[0]);
+      this.calibrate(this.best.scale);
     }
     this.begin(now);
   }
@@ -147,6 +184,7 @@ export class DelayAdapter {
   result(): Calibration {
     return {
       scale: this.mem.load(CTL.delayScale) / DELAY_SCALE_ONE,
+      sleep: this.mem.load(CTL.delaySleep) !== 0,
       tries: (this.phase === "steady" || this.done.length === 0 ? this.tries : this.done).map(
         (t) => ({ ...t }),
       ),

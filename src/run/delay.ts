@@ -75,10 +75,19 @@ export class Delays {
   /** what every random delay is multiplied by: 1, or the adapter's (CTL.delayScale) */
   private scale = 1;
   private scaleFrom: { i32: Int32Array; index: number; invert: boolean } | null = null;
+  /** CTL.delaySleep as read at the trial's start: random delays sleep instead of spinning */
+  private sleeping = false;
+  private sleepFrom: { i32: Int32Array; index: number } | null = null;
+  private readonly spinsPerNs: number;
+  /** a word nobody notifies: Atomics.wait on it is a sleep that gives the core away */
+  private readonly nap = new Int32Array(new SharedArrayBuffer(4));
+  /** random delays slept so far, for the record */
+  slept = 0;
 
   constructor(specs: readonly DelaySpec[], rng: Rng, spinsPerNs: number, cpu?: Cpu) {
     this.rng = rng;
     this.cpu = cpu;
+    this.spinsPerNs = spinsPerNs > 0 ? spinsPerNs : 1;
     for (const d of specs) {
       if (d.nth !== undefined) {
         this.force(d, spinsPerNs);
@@ -117,6 +126,8 @@ export class Delays {
       const s = Atomics.load(this.scaleFrom.i32, this.scaleFrom.index) / DELAY_SCALE_ONE;
       this.scale = this.scaleFrom.invert ? 1 / s : s;
     }
+    if (this.sleepFrom !== null)
+      this.sleeping = Atomics.load(this.sleepFrom.i32, this.sleepFrom.index) !== 0;
     if (this.hasForced) this.seen.fill(0);
     if (this.count[START] !== 0) this.fire(START, poll);
   }
@@ -127,6 +138,25 @@ export class Delays {
    */
   followScale(i32: Int32Array, index: number, invert = false): void {
     this.scaleFrom = { i32, index, invert };
+  }
+
+  /**
+   * Follow the adapter's sleep switch (CTL.delaySleep), re-read at each
+   * trial's start: when it is on, every random delay with interrupts off (the
+   * start offset, which polls for IPIs, still spins) sleeps for its length.
+   * Two CPU threads that share one core (a busy machine) then interleave
+   * inside the window: a spinning delay runs out its time slice and the other
+   * thread finds the window over; a sleeping one hands it the core. The model
+   * does not change: a delay is time passing on one CPU, spun or slept.
+   */
+  followSleep(i32: Int32Array, index: number): void {
+    this.sleepFrom = { i32, index };
+  }
+
+  /** Sleep about `spins` worth of time (at least one futex wait: tens of microseconds). */
+  private sleep(spins: number): void {
+    this.slept++;
+    Atomics.wait(this.nap, 0, 0, spins / this.spinsPerNs / 1e6);
   }
 
   private force(d: DelaySpec, spinsPerNs: number): void {
@@ -156,10 +186,11 @@ export class Delays {
   }
 
   /** A host preemption: the vCPU is out for `spins`, its word set; it takes no IPIs meanwhile. */
-  private preempted(spins: number): void {
+  private preempted(spins: number, sleep = false): void {
     const cpu = this.cpu;
     if (cpu !== undefined) hostPreempt(cpu);
-    spin(spins);
+    if (sleep) this.sleep(spins);
+    else spin(spins);
     if (cpu !== undefined) hostResume(cpu);
   }
 
@@ -171,9 +202,11 @@ export class Delays {
       if (prob < 1 && rng.float() >= prob) continue;
       const spins = Math.floor(rng.float() * this.maxSpins[k] * this.scale);
       this.spent += spins;
-      if (this.preempt[k] === 1) this.preempted(spins);
-      else if (poll === undefined) spin(spins);
-      else {
+      if (this.preempt[k] === 1) this.preempted(spins, this.sleeping);
+      else if (poll === undefined) {
+        if (this.sleeping) this.sleep(spins);
+        else spin(spins);
+      } else {
         for (let left = spins; left > 0; left -= POLL_SPINS) {
           spin(Math.min(left, POLL_SPINS));
           poll();

@@ -187,7 +187,10 @@ class CpuRun {
     this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs, this.cpu);
     // The adapter moves the two sides of the window apart or together
     // (src/run/adapt.ts): walkers' delays times the scale, the mutator's divided by it.
-    if (task.config.adapt) this.delays.followScale(this.mem.i32, CTL.delayScale, task.cpu === 0);
+    if (task.config.adapt) {
+      this.delays.followScale(this.mem.i32, CTL.delayScale, task.cpu === 0);
+      this.delays.followSleep(this.mem.i32, CTL.delaySleep);
+    }
   }
 
   /** Past the run's warm-up (RunConfig.warmMs): latency samples are taken from then on. */

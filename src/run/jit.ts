@@ -19,7 +19,6 @@
 // 35 ms, p90 67 ms with V8's defaults; p50 4.8 ms, p90 6.5 ms delayed. The
 // cost: a 5-second run makes about 10% fewer trials (Node 24: 24%).
 
-
 /**
  * The V8 flags that delay optimisation about 20 times. V8 11 (Node 20) counts
  * a function's work in an interrupt budget (default 66 KiB); V8 12 and later
