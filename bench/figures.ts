@@ -25,6 +25,7 @@ import {
 } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { writeFileAtomic } from "../src/bench/atomic.js";
 import { loadStorm, packageRoot, STORM_LATEST } from "../src/bench/files.js";
 import { readResultsFile } from "../src/bench/read.js";
@@ -600,6 +601,86 @@ function traceCost(): string {
   return `\`npx gupstress stress --fix none --time 2 --seed N\` and the same with \`--no-trace\`, back to back, which first alternating: traced runs at **${fmt(100 * quantile(ratios, 0.5), 1)}%** of the untraced iterations/s (median of ${ratios.length} pairs; lowest ${fmt(100 * Math.min(...ratios), 1)}%).\n\n| seed | traced it/s | untraced it/s | traced / untraced |\n|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
 }
 
+/**
+ * The machine's own noise, for the margins: 40 windows of 100 ms of (a) one
+ * thread's arithmetic loop and (b) two threads passing a word back and forth
+ * through shared memory (each on its own 64-byte line). A cost that needs two
+ * threads to talk (an IPI and its ack, a walker reading what the mutator
+ * wrote) cannot be steadier across rounds than (b).
+ */
+async function noiseFloor(): Promise<string> {
+  const WINDOWS = 40;
+  const body = `
+const { parentPort, workerData } = require("node:worker_threads");
+const a = new Int32Array(workerData.sab);
+const out = [];
+if (workerData.role === "alone") {
+  let x = 1;
+  for (let w = 0; w < ${WINDOWS}; w++) {
+    let n = 0; const t = performance.now();
+    while (performance.now() - t < 100) { for (let i = 0; i < 10000; i++) x = (Math.imul(x, 1664525) + 1013904223) | 0; n++; }
+    out.push(n * 10000);
+  }
+  parentPort.postMessage({ out, x });
+} else if (workerData.role === "ping") {
+  for (let w = 0; w < ${WINDOWS}; w++) {
+    let n = 0; const t = performance.now();
+    while (performance.now() - t < 100) {
+      for (let i = 0; i < 1000; i++) { Atomics.store(a, 0, 1); while (Atomics.load(a, 16) !== 1) {} Atomics.store(a, 16, 0); }
+      n += 1000;
+    }
+    out.push(n);
+  }
+  Atomics.store(a, 32, 1);
+  Atomics.store(a, 0, 1);
+  parentPort.postMessage({ out });
+} else {
+  for (;;) {
+    while (Atomics.load(a, 0) !== 1) {}
+    Atomics.store(a, 0, 0);
+    if (Atomics.load(a, 32) === 1) break;
+    Atomics.store(a, 16, 1);
+  }
+  parentPort.postMessage({ out });
+}`;
+  const run = async (roles: string[]): Promise<number[]> => {
+    const sab = new SharedArrayBuffer(256);
+    const ws = roles.map((role) => new Worker(body, { eval: true, workerData: { sab, role } }));
+    try {
+      const res = await Promise.all(
+        ws.map(
+          (w) =>
+            new Promise<{ out: number[] }>((ok, bad) => {
+              w.once("message", ok);
+              w.once("error", bad);
+            }),
+        ),
+      );
+      return res[0].out;
+    } finally {
+      await Promise.all(ws.map((w) => w.terminate()));
+    }
+  };
+  const alone = await run(["alone"]);
+  const pairs = await run(["ping", "pong"]);
+  const row = (name: string, xs: number[]) => {
+    const [p10, p50, p90] = [0.1, 0.5, 0.9].map((q) => quantile(xs, q));
+    return `| ${name} | ${fmt(p10)} | ${fmt(p50)} | ${fmt(p90)} | ${fmt(p90 / p10, 2)} |`;
+  };
+  const spread = quantile(pairs, 0.9) / quantile(pairs, 0.1);
+  return `Each window is 100 ms; ${WINDOWS} windows in a row, one probe after the other.
+
+| probe | p10 per window | p50 | p90 | p90 / p10 |
+|---|---:|---:|---:|---:|
+${row("one thread, arithmetic (loop iterations)", alone)}
+${row("two threads, a word passed back and forth (round trips)", pairs)}
+
+The round trips per window, in order (thousands): ${pairs.map((x) => fmt(x / 1000)).join(" ")}.
+
+Two threads talking through memory vary ${fmt(spread, 2)}-fold between windows here, where one thread alone varies ${fmt(quantile(alone, 0.9) / quantile(alone, 0.1), 2)}-fold.
+`;
+}
+
 /** `npm run stress` (every fix of the default scenario, each until its verdict) 20 times. */
 function stress20(busy: boolean): () => Promise<string> {
   return async () => {
@@ -717,6 +798,7 @@ const NAMED: Record<string, Generator> = {
   "bench-table-free": benchTableFree,
   "storm-full": stormFull,
   "storm-2": storm2,
+  "noise-floor": noiseFloor,
 };
 
 /** Figures that run only with --long or when --only names them. */
@@ -732,6 +814,7 @@ const LONG = new Set([
   "bench-table-free",
   "storm-full",
   "storm-2",
+  "noise-floor",
 ]);
 
 function generatorOf(spec: string): Generator | null {
