@@ -23,9 +23,10 @@ export function windowLine(r: StressResult): string {
         `x${t.scale}${t.sleep ? " slept" : ""} ${t.trials > 0 ? ((t.hits / t.trials) * 1000).toFixed(1) : "-"}`,
     )
     .join(", ");
+  const slept = (c.sleptDelays ?? []).reduce((x, y) => x + y, 0);
   return (
     `walkers' delays x${a.scale}${a.sleep ? ", slept" : ""} (window hits per 1000 trials: ${tries || "not measured yet"}` +
-    `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""})${spin}; ${load}`
+    `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""}${slept > 0 ? `; ${slept} delays slept` : ""})${spin}; ${load}`
   );
 }
 

@@ -74,6 +74,8 @@ export interface CpuReport {
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
+  /** random delays it slept instead of spinning (CTL.delaySleep, src/run/adapt.ts) */
+  sleptDelays: number;
   /** the JIT warm-up it ran on scratch memory before coming online (src/run/warmup.ts) */
   warmUp: WarmUp;
   /** the V8 flags this CPU set to delay TurboFan (src/run/jit.ts); null: V8's defaults (eagerJit) */
@@ -717,6 +719,7 @@ export async function runCpu(task: CpuTask): Promise<CpuReport> {
     role: task.cpu >= task.geo.cpus ? "bystander" : roleOf(task.cpu),
     undeclared: run.undeclared,
     spinsPerNs: run.spinsPerNs,
+    sleptDelays: run.delays.slept,
     warmUp: warmer?.done ?? { trials: 0, ms: 0 },
     jitFlags,
     startupMs,

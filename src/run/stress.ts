@@ -97,6 +97,8 @@ export interface StressResult {
   calibration: {
     adapt: (Calibration & { hitsPerThousand: number }) | null;
     spinsPerNs: number[];
+    /** each CPU's random delays that slept instead of spinning (the adapter's sleeping delays) */
+    sleptDelays: number[];
     /** each CPU's JIT warm-up on scratch memory before it came online: trials, milliseconds */
     warmUp: { trials: number; ms: number }[];
     /** the V8 flags the CPUs set to delay TurboFan (src/run/jit.ts), or null: V8's defaults (--eager-jit) */
@@ -651,6 +653,7 @@ function buildResult(
           ? null
           : { ...g.adapt, rate: round(g.adapt.rate), hitsPerThousand: round(g.adapt.rate * 1000) },
       spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
+      sleptDelays: g.reports.map((r) => r.sleptDelays),
       warmUp: g.reports.map((r) => ({ trials: r.warmUp.trials, ms: round(r.warmUp.ms) })),
       jitFlags: g.reports.find((r) => r.jitFlags !== null)?.jitFlags ?? null,
       load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
