@@ -31,7 +31,6 @@ import { loadStorm, packageRoot, STORM_LATEST } from "../src/bench/files.js";
 import { readResultsFile } from "../src/bench/read.js";
 import { headlines, markdownSummary } from "../src/report/markdown.js";
 import { stormMarkdown } from "../src/report/storm.js";
-import { medianEstimate } from "../src/stats/stats.js";
 
 const ROOT = packageRoot();
 const CLI = join(ROOT, "dist", "src", "cli.js");
@@ -585,25 +584,21 @@ async function coldStart(): Promise<string> {
  */
 function traceCost(): string {
   const ratios: number[] = [];
-  const traced: number[] = [];
-  const untraced: number[] = [];
-  // Short runs, back to back: the two of a pair then mostly fall on the same
-  // step of the machine's own speed (the noise-floor figure, docs/bench.md).
-  for (let seed = 1; seed <= 30; seed++) {
+  const rows: string[] = [];
+  for (let seed = 1; seed <= 12; seed++) {
     const flags = seed % 2 === 1 ? ["", " --no-trace"] : [" --no-trace", ""];
     const runs = flags.map((flag) =>
       json<StressJson & { iterationsPerSec: number }>(
-        `npx gupstress stress --fix none --time 0.5 --json --seed ${seed}${flag}`,
+        `npx gupstress stress --fix none --time 2 --json --seed ${seed}${flag}`,
       ),
     );
     const [a, b] = seed % 2 === 1 ? runs : [runs[1], runs[0]];
-    traced.push(a.iterationsPerSec);
-    untraced.push(b.iterationsPerSec);
     ratios.push(a.iterationsPerSec / b.iterationsPerSec);
+    rows.push(
+      `| ${seed} | ${fmt(a.iterationsPerSec)} | ${fmt(b.iterationsPerSec)} | ${fmt((100 * a.iterationsPerSec) / b.iterationsPerSec, 1)}% |`,
+    );
   }
-  const m = medianEstimate(ratios);
-  const pct = (x: number) => `${fmt(100 * x, 1)}%`;
-  return `\`npx gupstress stress --fix none --time 0.5 --seed N\` and the same with \`--no-trace\`, N = 1..${ratios.length}, back to back, which first alternating: traced runs at **${pct(m.value)}** of the untraced iterations/s (median of ${ratios.length} pairs, 95% interval ${pct(m.lo)} to ${pct(m.hi)}; the pairs from ${pct(Math.min(...ratios))} to ${pct(Math.max(...ratios))}). Median iterations/s: traced ${fmt(quantile(traced, 0.5))}, untraced ${fmt(quantile(untraced, 0.5))}.\n\nThe pairs' ratios in order: ${ratios.map((r) => fmt(100 * r)).join(" ")} (%).\n`;
+  return `\`npx gupstress stress --fix none --time 2 --seed N\` and the same with \`--no-trace\`, back to back, which first alternating: traced runs at **${fmt(100 * quantile(ratios, 0.5), 1)}%** of the untraced iterations/s (median of ${ratios.length} pairs; lowest ${fmt(100 * Math.min(...ratios), 1)}%).\n\n| seed | traced it/s | untraced it/s | traced / untraced |\n|---:|---:|---:|---:|\n${rows.join("\n")}\n`;
 }
 
 /**
