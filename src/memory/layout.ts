@@ -140,16 +140,7 @@ export const CTL = {
    * window is never reached, src/run/adapt.ts; each CPU reads it at a trial's start)
    */
   delaySleep: 6 * LINE_WORDS + 5,
-  /**
-   * The spin unit (spin iterations per ns) times SPIN_UNIT_ONE, measured by
-   * the main thread while the workers start; 0 until then (a CPU that finds
-   * 0 measures its own)
-   */
-  spinUnit: 6 * LINE_WORDS + 6,
 } as const;
-
-/** CTL.spinUnit's fixed point. */
-export const SPIN_UNIT_ONE = 1_000_000;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */
 export const DELAY_SCALE_ONE = 1024;

@@ -20,7 +20,6 @@ import {
   FIRST_RACE_MAX_ENTRIES,
   type Geometry,
   Memory,
-  SPIN_UNIT_ONE,
   STAT,
   STAT_COUNT,
   STAT_OUTCOME_BASE,
@@ -186,9 +185,7 @@ class CpuRun {
     );
     this.waiter = new Waiter(this.cpu, task.config.stallMs, task.spinLimit);
     this.rng = new Rng(task.config.seed, task.cpu);
-    // The main thread measures it while the workers start (runStress); a warm pool's CPU may come first.
-    const shared = this.mem.load(CTL.spinUnit);
-    this.spinsPerNs = shared > 0 ? shared / SPIN_UNIT_ONE : calibrateSpin();
+    this.spinsPerNs = calibrateSpin();
     this.delays = new Delays(task.config.delays, this.rng, this.spinsPerNs, this.cpu);
     // The adapter moves the two sides of the window apart or together
     // (src/run/adapt.ts): walkers' delays times the scale, the mutator's divided by it.

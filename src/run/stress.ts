@@ -21,7 +21,6 @@ import {
   type Geometry,
   MAX_PMD_ID,
   Memory,
-  SPIN_UNIT_ONE,
   STAT,
   STAT_COUNT,
   STAT_OUTCOME_BASE,
@@ -33,7 +32,6 @@ import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { type Calibration, DelayAdapter } from "./adapt.js";
 import { BoundClock } from "./bound-clock.js";
 import { type RunConfig, runCpus, startupBoundMs } from "./config.js";
-import { calibrateSpin } from "./delay.js";
 import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
@@ -288,12 +286,6 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
     tasks.push(start(cpu));
     if (hooks.pool === undefined) await new Promise<void>((r) => setImmediate(r));
   }
-  // While the new workers boot (tens of ms), this thread measures the spin
-  // unit for them (CTL.spinUnit), which each CPU would otherwise measure itself
-  // (3 to 7 ms of cold code, on the way to coming online). A warm pool's
-  // CPUs are up at once and measure their own.
-  if (hooks.pool === undefined && interrupted === null)
-    mem.store(CTL.spinUnit, Math.round(calibrateSpin() * SPIN_UNIT_ONE));
   const all = Promise.all(tasks);
   let allDone = false;
   all.then(() => {

@@ -17,8 +17,9 @@ import { Rng } from "./random.js";
  * Trials at most, and the time they may take (ms), before a CPU comes online;
  * it goes on (up to WARMUP_MAX_TRIALS, WARMUP_MAX_MS) while it waits for the
  * others, so only the last CPU to start comes online after this few. With
- * V8's optimisation delayed (src/run/jit.ts), 8 or 64 trials gave the same
- * first race (median 4 ms idle, 20 cold runs each), 64 about 7 ms later.
+ * V8's optimisation delayed (src/run/jit.ts), 16 or 64 trials gave the same
+ * first race (median 4.5 ms idle, 16 cold runs each, side by side), and 16
+ * came online a few ms sooner.
  */
 export const WARMUP_TRIALS = 16;
 export const WARMUP_MS = 15;
