@@ -99,6 +99,23 @@ describe("host preemption on threads", () => {
     expect(mem.load(mem.cpuA(1, CPU_A.preempted))).toBe(0);
   });
 
+  it("about one host preemption in four sleeps instead of spinning, and each still sets and clears the word", () => {
+    const s = gupVsCollapse;
+    const mem = new Memory({ cpus: 2, regions: 1, ptes: 1, frames: 8, traceRing: 16 });
+    const cpu = new Cpu(mem, 1, resolveFix(s, "kvm-pv-flush"));
+    const d = new Delays(
+      [{ point: "G1", maxNs: 100, prob: 1, preempt: true }],
+      new Rng(7, 1),
+      1,
+      cpu,
+    );
+    for (let k = 0; k < 400; k++) d.after(STEP.G1);
+    // Binomial(400, 1/4): 100 expected; 60..140 is more than 4 standard deviations each side.
+    expect(d.slept).toBeGreaterThan(60);
+    expect(d.slept).toBeLessThan(140);
+    expect(mem.load(mem.cpuA(1, CPU_A.preempted))).toBe(0);
+  });
+
   it("--preempt adds a preemption point, --no-preempt drops the defaults, a bad one is a usage error", () => {
     const preempts = (argv: string[]) =>
       planStress(["--fix", "kvm-pv-flush", ...argv]).configs[0].delays.filter((d) => d.preempt);

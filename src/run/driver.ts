@@ -73,7 +73,7 @@ export interface CpuReport {
   /** what the oracle saw that the scenario does not declare (first few) */
   undeclared: string[];
   spinsPerNs: number;
-  /** random delays it slept instead of spinning (CTL.delaySleep, src/run/adapt.ts) */
+  /** random delays it slept instead of spinning (CTL.delaySleep, src/run/adapt.ts; one host preemption in four) */
   sleptDelays: number;
   /** the JIT warm-up it ran on scratch memory before coming online (src/run/warmup.ts) */
   warmUp: WarmUp;

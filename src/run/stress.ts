@@ -95,7 +95,7 @@ export interface StressResult {
   calibration: {
     adapt: (Calibration & { hitsPerThousand: number }) | null;
     spinsPerNs: number[];
-    /** each CPU's random delays that slept instead of spinning (the adapter's sleeping delays) */
+    /** each CPU's random delays that slept instead of spinning (the adapter's sleeping delays, and one host preemption in four) */
     sleptDelays: number[];
     /** each CPU's JIT warm-up on scratch memory before it came online: trials, milliseconds */
     warmUp: { trials: number; ms: number }[];
