@@ -82,17 +82,22 @@ describe("kvm-pv-flush explored", () => {
   });
 });
 
+/** CPU 1 under kvm-pv-flush, with a host preemption after every G1 (up to 100 spins). */
+function preemptedWalker(seed: number): { mem: Memory; d: Delays } {
+  const mem = new Memory({ cpus: 2, regions: 1, ptes: 1, frames: 8, traceRing: 16 });
+  const cpu = new Cpu(mem, 1, resolveFix(gupVsCollapse, "kvm-pv-flush"));
+  const d = new Delays(
+    [{ point: "G1", maxNs: 100, prob: 1, preempt: true }],
+    new Rng(seed, 1),
+    1,
+    cpu,
+  );
+  return { mem, d };
+}
+
 describe("host preemption on threads", () => {
   it("a preemption delay point sets the steal-time word for its length and clears it after", () => {
-    const s = gupVsCollapse;
-    const mem = new Memory({ cpus: 2, regions: 1, ptes: 1, frames: 8, traceRing: 16 });
-    const cpu = new Cpu(mem, 1, resolveFix(s, "kvm-pv-flush"));
-    const d = new Delays(
-      [{ point: "G1", maxNs: 100, prob: 1, preempt: true }],
-      new Rng(1, 1),
-      1,
-      cpu,
-    );
+    const { mem, d } = preemptedWalker(1);
     d.after(STEP.G1);
     const steps = readRing(mem, 1).map((e) => stepName(e.fields[TRACE.step]));
     expect(steps).toEqual(["HP", "HR"]);
@@ -100,15 +105,7 @@ describe("host preemption on threads", () => {
   });
 
   it("about one host preemption in four sleeps instead of spinning, and each still sets and clears the word", () => {
-    const s = gupVsCollapse;
-    const mem = new Memory({ cpus: 2, regions: 1, ptes: 1, frames: 8, traceRing: 16 });
-    const cpu = new Cpu(mem, 1, resolveFix(s, "kvm-pv-flush"));
-    const d = new Delays(
-      [{ point: "G1", maxNs: 100, prob: 1, preempt: true }],
-      new Rng(7, 1),
-      1,
-      cpu,
-    );
+    const { mem, d } = preemptedWalker(7);
     for (let k = 0; k < 400; k++) d.after(STEP.G1);
     // Binomial(400, 1/4): 100 expected; 60..140 is more than 4 standard deviations each side.
     expect(d.slept).toBeGreaterThan(60);
