@@ -39,11 +39,19 @@ export function scalesAround(center: number): number[] {
   );
 }
 
-/** One measurement: a scale, the trials it ran and the window hits it saw. */
-export interface ScaleTry {
+/** What a measurement runs with: the delays' scale, and whether they sleep instead of spinning. */
+export interface Setting {
   scale: number;
-  /** the delays slept instead of spinning */
   sleep: boolean;
+}
+
+/** The first measurements of a calibration: the scales around `center`, spinning. */
+function planAround(center: number): Setting[] {
+  return scalesAround(center).map((scale) => ({ scale, sleep: false }));
+}
+
+/** One measurement: a scale, the trials it ran and the window hits it saw. */
+export interface ScaleTry extends Setting {
   trials: number;
   hits: number;
 }
@@ -86,9 +94,8 @@ export class DelayAdapter {
   private readonly window: number[];
   private phase: "calibrating" | "steady" = "calibrating";
   private index = 0;
-  private scales = scalesAround(1);
-  /** per entry of `scales`: the delays sleep */
-  private sleeps: boolean[] = this.scales.map(() => false);
+  /** the measurements of this calibration, in order: a scale, and whether the delays sleep */
+  private plan = planAround(1);
   private tries: ScaleTry[] = [];
   /** the last completed calibration's measurements, while a new one runs */
   private done: ScaleTry[] = [];
@@ -105,7 +112,7 @@ export class DelayAdapter {
         ? [STAT_OUTCOME_BASE + i]
         : [],
     );
-    this.set(this.scales[0], false);
+    this.set(this.plan[0]);
   }
 
   private counts(): [number, number] {
@@ -114,7 +121,7 @@ export class DelayAdapter {
     return [this.mem.statTotal(STAT.iterations), hits];
   }
 
-  private set(scale: number, sleep: boolean): void {
+  private set({ scale, sleep }: Setting): void {
     this.mem.store(CTL.delayScale, Math.round(scale * DELAY_SCALE_ONE));
     this.mem.store(CTL.delaySleep, sleep ? 1 : 0);
   }
@@ -124,9 +131,8 @@ export class DelayAdapter {
     this.phase = "calibrating";
     this.index = 0;
     this.tries = [];
-    this.scales = scalesAround(center);
-    this.sleeps = this.scales.map(() => false);
-    this.set(this.scales[0], false);
+    this.plan = planAround(center);
+    this.set(this.plan[0]);
   }
 
   private begin(now: number): void {
@@ -147,16 +153,12 @@ export class DelayAdapter {
       const got = hits - this.hits0;
       const blind = got === 0 && dt >= ZERO_TRIALS;
       if (dt < MIN_TRIALS || (got < MIN_HITS && elapsed < MAX_PERIOD_MS && !blind)) return;
-      const scale = this.scales[this.index];
-      const sleep = this.sleeps[this.index];
+      const { scale, sleep } = this.plan[this.index];
       this.tries.push({ scale, sleep, trials: dt, hits: got });
       // Blind while spinning as given: the same scale, sleeping, is tried next.
-      if (this.index === 0 && got === 0 && !sleep) {
-        this.scales.splice(1, 0, scale);
-        this.sleeps.splice(1, 0, true);
-      }
-      if (++this.index < this.scales.length) {
-        this.set(this.scales[this.index], this.sleeps[this.index]);
+      if (this.index === 0 && got === 0 && !sleep) this.plan.splice(1, 0, { scale, sleep: true });
+      if (++this.index < this.plan.length) {
+        this.set(this.plan[this.index]);
         this.begin(now);
         return;
       }
@@ -164,7 +166,7 @@ export class DelayAdapter {
       const given = this.tries[0];
       const top = this.tries.reduce((b, t) => (rate(t) > rate(b) ? t : b), given);
       this.best = top.hits >= MIN_EVIDENCE && rate(top) >= MARGIN * rate(given) ? top : given;
-      this.set(this.best.scale, this.best.sleep);
+      this.set(this.best);
       this.phase = "steady";
       this.begin(now);
       return;

@@ -153,8 +153,15 @@ export class Delays {
     this.sleepFrom = { i32, index };
   }
 
-  /** Sleep about `spins` worth of time (at least one futex wait: tens of microseconds). */
-  private sleep(spins: number): void {
+  /**
+   * Let `spins` worth of time pass: spun, or slept (at least one futex wait:
+   * tens of microseconds), which gives the core to another thread.
+   */
+  private pass(spins: number, sleep: boolean): void {
+    if (!sleep) {
+      spin(spins);
+      return;
+    }
     this.slept++;
     Atomics.wait(this.nap, 0, 0, spins / this.spinsPerNs / 1e6);
   }
@@ -189,8 +196,7 @@ export class Delays {
   private preempted(spins: number, sleep = false): void {
     const cpu = this.cpu;
     if (cpu !== undefined) hostPreempt(cpu);
-    if (sleep) this.sleep(spins);
-    else spin(spins);
+    this.pass(spins, sleep);
     if (cpu !== undefined) hostResume(cpu);
   }
 
@@ -204,10 +210,8 @@ export class Delays {
       this.spent += spins;
       if (this.preempt[k] === 1)
         this.preempted(spins, this.sleeping || rng.float() < PREEMPT_SLEEP_SHARE);
-      else if (poll === undefined) {
-        if (this.sleeping) this.sleep(spins);
-        else spin(spins);
-      } else {
+      else if (poll === undefined) this.pass(spins, this.sleeping);
+      else {
         for (let left = spins; left > 0; left -= POLL_SPINS) {
           spin(Math.min(left, POLL_SPINS));
           poll();
