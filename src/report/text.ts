@@ -26,7 +26,7 @@ export function windowLine(r: StressResult): string {
   const slept = (c.sleptDelays ?? []).reduce((x, y) => x + y, 0);
   return (
     `walkers' delays x${a.scale}${a.sleep ? ", slept" : ""} (window hits per 1000 trials: ${tries || "not measured yet"}` +
-    `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""}${slept > 0 ? `; ${slept} delays slept` : ""})${spin}; ${load}`
+    `${a.recalibrations > 0 ? `; re-measured ${a.recalibrations} times` : ""}${slept > 0 ? `; ${slept} ${slept === 1 ? "delay" : "delays"} slept` : ""})${spin}; ${load}`
   );
 }
 
