@@ -43,7 +43,7 @@ import { injectFault } from "./faults.js";
 import { delayTurbofan } from "./jit.js";
 import { Rng } from "./random.js";
 import { raiseFault, requestStop, Waiter } from "./wait.js";
-import { WARMUP_MS, WARMUP_TRIALS, Warmer, type WarmUp } from "./warmup.js";
+import { WARMUP_MS, WARMUP_TRIALS, Warmer, type WarmUp, warmUp } from "./warmup.js";
 
 export interface CpuTask {
   sab: SharedArrayBuffer;
@@ -82,7 +82,17 @@ export interface CpuReport {
   /** milliseconds from the task's start to the moment every CPU was online */
   startupMs: number;
   samples: LatencySamples;
+  /** what this CPU's thread did with the build's code cache (workers/cpu-entry.cts); set there */
+  codeCache?: CodeCacheUse;
 }
+
+/**
+ * The build's code cache in a CPU's thread: the one it loaded (made under
+ * V8's default flags, or under the flags that delay optimisation), none that
+ * matched this V8 ("none": another Node than the build's), one V8 refused,
+ * or no bundle (a build without scripts/bundle-worker.mjs).
+ */
+export type CodeCacheUse = "default" | "delayed" | "none" | "rejected" | "no bundle";
 
 /** Latency samples in nanoseconds (performance.now() around whole operations). */
 export interface LatencySamples {
@@ -672,6 +682,36 @@ function bystander(run: CpuRun): void {
     }
     if ((k & 63) === 0) run.flush();
   }
+}
+
+/** A run whose start-up primeStartup compiles: its config (any fix) and geometry. */
+export interface PrimeRun {
+  config: RunConfig;
+  geo: Geometry;
+}
+
+/**
+ * What a CPU's start-up runs, for every run given, under every fix of its
+ * scenario, traced and not: the scenario's module, a walker's CpuRun (spin
+ * calibration included) on memory of its own, and the warm-up's trials. The
+ * build runs it in a fresh thread before it takes the bundle's code cache
+ * (scripts/code-cache.mjs), so that the cache holds this code compiled. Not
+ * part of a run; returns the warm-up trials it ran.
+ */
+export async function primeStartup(runs: readonly PrimeRun[]): Promise<number> {
+  let trials = 0;
+  for (const { config, geo } of runs) {
+    const scenario = await loadScenario(config.scenario);
+    for (const { name } of scenario.fixes)
+      for (const trace of [false, true]) {
+        const c = { ...config, fix: name, trace };
+        const sab = new Memory(geo).sab;
+        const task = { sab, geo, cpu: 1, config: c, spinLimit: 64, trialBarrier: true, idleMs: 0 };
+        const run = new CpuRun(task, scenario);
+        trials += warmUp(scenario, run.cpu.fix, geo, trace, c.seed).trials;
+      }
+  }
+  return trials;
 }
 
 /** What this thread has warmed: scenario/fix/tracing (src/run/warmup.ts). */

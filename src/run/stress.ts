@@ -32,7 +32,7 @@ import type { Grade, OutcomeTag, Scenario } from "../scenarios/scenario.js";
 import { type Calibration, DelayAdapter } from "./adapt.js";
 import { BoundClock } from "./bound-clock.js";
 import { type RunConfig, runCpus, startupBoundMs } from "./config.js";
-import type { CpuReport, CpuTask, LatencySamples } from "./driver.js";
+import type { CodeCacheUse, CpuReport, CpuTask, LatencySamples } from "./driver.js";
 import { type Environment, environment } from "./environment.js";
 import { raiseFault, requestStop } from "./wait.js";
 
@@ -99,6 +99,8 @@ export interface StressResult {
     sleptDelays: number[];
     /** each CPU's JIT warm-up on scratch memory before it came online: trials, milliseconds */
     warmUp: { trials: number; ms: number }[];
+    /** each CPU's use of the build's code cache (workers/cpu-entry.cts, CodeCacheUse) */
+    codeCache: CodeCacheUse[];
     /** the V8 flags the CPUs set to delay TurboFan (src/run/jit.ts), or null: V8's defaults (--eager-jit) */
     jitFlags: string[] | null;
     load: { before: number; after: number };
@@ -152,11 +154,12 @@ export function cpuPool(threads: number, startNow = true): Piscina {
 }
 
 /**
- * The CPU worker: its CommonJS build (tsconfig.cjs.json says why), whether we
- * run from src/ (vitest) or dist/.
+ * The CPU worker: its CommonJS build (tsconfig.cjs.json says why) as one file
+ * with V8's code cache (workers/cpu-entry.cts), whether we run from src/
+ * (vitest) or dist/.
  */
 export function workerFile(): string {
-  return distFile("cjs/workers/cpu.js");
+  return distFile("workers/cpu-entry.cjs");
 }
 
 /** A compiled file under dist/, found from src/ (vitest) or dist/ alike. */
@@ -647,6 +650,7 @@ function buildResult(
       spinsPerNs: g.reports.map((r) => round(r.spinsPerNs)),
       sleptDelays: g.reports.map((r) => r.sleptDelays),
       warmUp: g.reports.map((r) => ({ trials: r.warmUp.trials, ms: round(r.warmUp.ms) })),
+      codeCache: g.reports.map((r) => r.codeCache ?? "no bundle"),
       jitFlags: g.reports.find((r) => r.jitFlags !== null)?.jitFlags ?? null,
       load: { before: round(g.loadBefore), after: round(loadavg()[0]) },
     },
