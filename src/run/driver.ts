@@ -405,7 +405,10 @@ class CpuRun {
    */
   attach(warmer: Warmer | null): boolean {
     const mem = this.mem;
-    mem.store(mem.cpuA(this.cpu.id, CPU_A.online), 1);
+    const online = mem.cpuA(this.cpu.id, CPU_A.online);
+    mem.store(online, 1);
+    // The main thread waits on it (stress.ts, nextOnline); the other CPUs on their doorbells.
+    Atomics.notify(mem.i32, online);
     for (let c = 0; c < mem.geo.cpus; c++) kick(mem, c);
     if (warmer !== null) {
       while (firstOffline(mem) >= 0 && mem.load(CTL.stop) === 0 && warmer.more()) {

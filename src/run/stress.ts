@@ -303,9 +303,11 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   // A little later than the CPUs' own waits, whose reports say who waited for whom.
   const watchdog = new Watchdog(mem, config.stallMs * 1.25 + 100, settled);
   while (!allDone) {
-    // Every millisecond until every CPU is online (the run's clock starts
-    // then), every ten after.
-    await sleep(startedAt === 0 ? 1 : 10);
+    // Until every CPU is online (the run's clock starts then), woken by each
+    // CPU as it comes online; every ten milliseconds after. Polling every
+    // millisecond instead took the cores from the starting CPUs: startup
+    // median 95.0 ms against 91.5 ms polling every 8 (20 cold runs each).
+    await (startedAt === 0 ? nextOnline(mem, 10) : sleep(10));
     // Every bound below counts time the process ran, not wall time: Ctrl-Z
     // then fg (or kill -STOP / -CONT) is not a stuck CPU (src/run/bound-clock.ts).
     const now = clock.tick();
@@ -438,6 +440,24 @@ class Watchdog {
     }
     return -1;
   }
+}
+
+/**
+ * Atomics.waitAsync: in Node since 16, but ES2024, and the lib stays ES2022
+ * so that what Node 20 lacks (Promise.withResolvers) does not type-check.
+ */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: unknown };
+  }
+).waitAsync;
+
+/** Until the first CPU not yet online comes online (attach() notifies its word), or `ms`. */
+function nextOnline(mem: Memory, ms: number): Promise<unknown> {
+  const c = firstOffline(mem);
+  if (c < 0) return Promise.resolve();
+  const w = waitAsync(mem.i32, mem.cpuA(c, CPU_A.online), 0, ms);
+  return w.async ? (w.value as Promise<string>) : Promise.resolve();
 }
 
 function allOnline(mem: Memory): boolean {
