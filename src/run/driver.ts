@@ -61,8 +61,8 @@ export interface CpuTask {
   idleMs: number;
   /**
    * go on warming the step code while waiting for the other CPUs to come
-   * online (src/run/warmup.ts); off when CPUs outnumber cores, where it
-   * would take the cores from the CPUs still starting
+   * online (src/run/warmup.ts); off unless a core is spare beside the CPUs
+   * and the main thread: it would take a core from the CPUs still starting
    */
   warmWhileWaiting?: boolean;
 }

@@ -15,8 +15,8 @@ import { Rng } from "./random.js";
 
 /**
  * Trials at most, and the time they may take (ms), before a CPU comes online;
- * it goes on (up to WARMUP_MAX_TRIALS, WARMUP_MAX_MS) while it waits for the
- * others, so only the last CPU to start comes online after this few. With
+ * with a core to spare (CpuTask.warmWhileWaiting) it goes on (up to
+ * WARMUP_MAX_TRIALS, WARMUP_MAX_MS) while it waits for the others. With
  * V8's optimisation delayed (src/run/jit.ts), 16 or 64 trials gave the same
  * first race (median 4.5 ms idle, 16 cold runs each, side by side), and 16
  * came online a few ms sooner.
