@@ -12,7 +12,12 @@
 // CPUs do not load node:v8 (about 4 ms each). Node's own start-up (module
 // loading) runs before, under V8's defaults: set by the main thread before the
 // workers start, the same flags made the workers' start-up about 25 ms slower
-// (median of 20 cold runs each, side by side).
+// (median of 20 cold runs each, side by side). The reason: V8 takes a code
+// cache only under the flags it was made with, Node's built-in modules
+// included, so a thread that starts after any flag has changed compiles all
+// of Node's own modules from scratch (a bare worker: 94 of them from the
+// cache before, 0 after). The CPU bundle's own code cache comes in both
+// flavours for that reason (workers/cpu-entry.cts).
 //
 // Measured on the 2-core development machine, Node 20.20, idle, `stress --fix
 // none --until-race` in a fresh process, 12 to 16 runs each: first race p50
