@@ -1,7 +1,9 @@
 // The JIT delay (src/run/jit.ts): the flags it sets exist in the running
-// Node's V8, a run records them, and --eager-jit (eagerJit) sets none.
+// Node's V8, a run records them, and --eager-jit (eagerJit) sets none; with
+// more CPUs than cores they are set once every CPU's thread has started.
 
 import { execFileSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "../src/run/config.js";
 import { turbofanDelayFlags } from "../src/run/jit.js";
@@ -34,5 +36,14 @@ describe("the JIT delay", () => {
     const eager = await runStress({ ...base, eagerJit: true });
     expect(eager.aborted).toBeNull();
     expect(eager.calibration.jitFlags).toBeNull();
+  });
+
+  it("with more CPUs than cores, CPU 0 sets them once every thread has started", async () => {
+    // CpuTask.jitWhenAllStarted: CPU 0 waits for the others' threads (CTL.started) first.
+    const cpus = Math.min(64, availableParallelism() + 2);
+    const r = await runStress({ ...defaultConfig(), cpus, iterations: 16, trace: false });
+    expect(r.aborted).toBeNull();
+    expect(r.faults).toEqual([]);
+    expect(r.calibration.jitFlags).toEqual(turbofanDelayFlags());
   });
 });

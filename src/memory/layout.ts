@@ -140,6 +140,8 @@ export const CTL = {
    * window is never reached, src/run/adapt.ts; each CPU reads it at a trial's start)
    */
   delaySleep: 6 * LINE_WORDS + 5,
+  /** CPUs whose worker thread has started its task (CpuTask.jitWhenAllStarted) */
+  started: 6 * LINE_WORDS + 6,
 } as const;
 
 /** CTL.delayScale for a scale of 1: the delays as given. */

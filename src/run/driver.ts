@@ -65,6 +65,14 @@ export interface CpuTask {
    * and the main thread: it would take a core from the CPUs still starting
    */
   warmWhileWaiting?: boolean;
+  /**
+   * CPU 0 sets V8's flags (src/run/jit.ts) only once every CPU's thread has
+   * started (CTL.started), not at once: a thread that starts after they
+   * changed compiles all of Node's own modules afresh. On when CPUs outnumber
+   * cores, where most threads start after CPU 0; with a core each, setting
+   * them later made the first race later.
+   */
+  jitWhenAllStarted?: boolean;
 }
 
 export interface CpuReport {
@@ -723,14 +731,29 @@ const warmThreads = new Set<string>();
 /** The body of one worker: load its scenario, attach, run the role, flush, report. */
 export async function runCpu(task: CpuTask): Promise<CpuReport> {
   const t0 = performance.now();
+  Atomics.add(new Int32Array(task.sab, 0, CTL.started + 1), CTL.started, 1);
   // Before the warm-up: the step code then runs V8's baseline tier, not TurboFan's compile threads.
   // V8's flags are the process's: CPU 0 sets them; the others need not load node:v8 (4 ms).
-  const jitFlags = task.config.eagerJit === true || task.cpu !== 0 ? null : delayTurbofan();
+  const eager = task.config.eagerJit === true;
+  const later = task.jitWhenAllStarted === true;
+  let jitFlags = eager || task.cpu !== 0 || later ? null : delayTurbofan();
   const run = new CpuRun(task, await loadScenario(task.config.scenario));
   const mem = run.mem;
   let startupMs = 0;
   let warmer: Warmer | null = null;
   try {
+    if (later && task.cpu !== 0) kick(mem, 0);
+    else if (later && !eager) {
+      // Asleep meanwhile, it leaves the cores to the threads still starting.
+      run.waiter.until(
+        () => mem.load(CTL.started) >= allCpus(task.geo) || mem.load(CTL.stop) !== 0,
+        () => Math.max(0, firstOffline(mem)),
+        "the other CPUs' threads to start",
+        startupBoundMs(task.config),
+        FAULT_STARTUP,
+      );
+      jitFlags = delayTurbofan();
+    }
     // A bystander runs no step code of the scenario; a thread of a warm pool
     // that ran this scenario and fix before has compiled it already.
     const key = `${task.config.scenario}/${task.config.fix}/${task.config.trace}`;

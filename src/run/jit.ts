@@ -17,7 +17,9 @@
 // included, so a thread that starts after any flag has changed compiles all
 // of Node's own modules from scratch (a bare worker: 94 of them from the
 // cache before, 0 after). The CPU bundle's own code cache comes in both
-// flavours for that reason (workers/cpu-entry.cts).
+// flavours for that reason (workers/cpu-entry.cts), and with more CPUs than
+// cores, where most threads start after CPU 0, CPU 0 sets the flags only once
+// every CPU's thread has started (CpuTask.jitWhenAllStarted).
 //
 // Measured on the 2-core development machine, Node 20.20, idle, `stress --fix
 // none --until-race` in a fresh process, 12 to 16 runs each: first race p50
