@@ -462,11 +462,22 @@ const waitAsync = (
 ).waitAsync;
 
 /** Until the first CPU not yet online comes online (attach() notifies its word), or `ms`. */
-function nextOnline(mem: Memory, ms: number): Promise<unknown> {
+function nextOnline(mem: Memory, ms: number): Promise<void> {
   const c = firstOffline(mem);
   if (c < 0) return Promise.resolve();
   const w = waitAsync(mem.i32, mem.cpuA(c, CPU_A.online), 0, ms);
-  return w.async ? (w.value as Promise<string>) : Promise.resolve();
+  if (!w.async) return Promise.resolve();
+  // A pending waitAsync is not a handle of Node's event loop: with nothing
+  // else pending (Ctrl-C while the CPUs start: they leave, and piscina unrefs
+  // its idle threads) the process would exit, code 0, in the middle of this
+  // wait. A timer beside it keeps the loop alive (4 of 24 such cuts did exit 0).
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    (w.value as Promise<string>).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function allOnline(mem: Memory): boolean {
