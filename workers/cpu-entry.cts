@@ -2,7 +2,7 @@
 // (dist/cjs/workers/cpu.bundle.js, scripts/bundle-worker.mjs), compiled with
 // V8's code cache when the build left one that this Node and these V8 flags
 // accept (scripts/code-cache.mjs). A fresh worker thread then loads the
-// worker's code in about 3 ms instead of 15, and runs its start-up (the
+// worker's code in 7 to 9 ms instead of about 15, and runs its start-up (the
 // scenario's module, the warm-up's step code) without compiling it first.
 //
 // V8 takes a code cache only from the same V8 version with the same flags.

@@ -314,8 +314,8 @@ export async function runStress(config: RunConfig, hooks: StressHooks = {}): Pro
   while (!allDone) {
     // Until every CPU is online (the run's clock starts then), woken by each
     // CPU as it comes online; every ten milliseconds after. Polling every
-    // millisecond instead took the cores from the starting CPUs: startup
-    // median 95.0 ms against 91.5 ms polling every 8 (20 cold runs each).
+    // millisecond instead took CPU time from the starting CPUs: startupMs
+    // median 100.0 -> 95.5 ms with this wait (20 cold runs each).
     await (startedAt === 0 ? nextOnline(mem, 10) : sleep(10));
     // Every bound below counts time the process ran, not wall time: Ctrl-Z
     // then fg (or kill -STOP / -CONT) is not a stuck CPU (src/run/bound-clock.ts).
@@ -468,9 +468,9 @@ function nextOnline(mem: Memory, ms: number): Promise<void> {
   const w = waitAsync(mem.i32, mem.cpuA(c, CPU_A.online), 0, ms);
   if (!w.async) return Promise.resolve();
   // A pending waitAsync is not a handle of Node's event loop: with nothing
-  // else pending (Ctrl-C while the CPUs start: they leave, and piscina unrefs
-  // its idle threads) the process would exit, code 0, in the middle of this
-  // wait. A timer beside it keeps the loop alive (4 of 24 such cuts did exit 0).
+  // else pending (a run stopped before its CPUs started) Node 24 exited in
+  // the middle of this wait, and `bench --quick` cut by Ctrl-C there exited 0
+  // (6 of 16 cuts). A timer beside it keeps the loop alive.
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
     (w.value as Promise<string>).then(() => {
