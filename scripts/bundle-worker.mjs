@@ -20,9 +20,10 @@
 // loaded.
 
 import { createHash } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../dist/src/bench/atomic.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cjs = resolve(root, "dist/cjs");
@@ -79,6 +80,4 @@ parts.push(
 const body = parts.join("\n");
 const id = createHash("sha256").update(body).digest("hex").slice(0, 32);
 const text = `// gupstress cpu bundle ${id}: written by scripts/bundle-worker.mjs, do not edit\n${body}`;
-const tmp = `${out}.${process.pid}.tmp`;
-writeFileSync(tmp, text);
-renameSync(tmp, out);
+writeFileAtomic(out, text);

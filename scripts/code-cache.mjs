@@ -7,10 +7,11 @@
 // first line) followed by V8's data; each is written whole or not at all.
 // cpu.bundle.json says which bundle, Node and V8 they were made for.
 
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { writeFileAtomic } from "../dist/src/bench/atomic.js";
 import { defaultConfig } from "../dist/src/run/config.js";
 import { delayTurbofan } from "../dist/src/run/jit.js";
 import { geometryFor } from "../dist/src/run/stress.js";
@@ -54,12 +55,7 @@ function produce() {
   });
 }
 
-function write(name, data) {
-  const file = resolve(dir, name);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
+const write = (name, data) => writeFileAtomic(resolve(dir, name), data);
 
 const cache = (data) => Buffer.concat([Buffer.from(id, "latin1"), data]);
 

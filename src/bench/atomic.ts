@@ -14,14 +14,14 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-/** Replace `file` with `text` atomically; on failure the old file is untouched and no temp file is left. */
-export function writeFileAtomic(file: string, text: string): void {
+/** Replace `file` with `text` (or bytes) atomically; on failure the old file is untouched and no temp file is left. */
+export function writeFileAtomic(file: string, text: string | Uint8Array): void {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   let fd = -1;
   try {
     fd = openSync(tmp, "wx", 0o644);
-    const buf = Buffer.from(text, "utf8");
+    const buf = typeof text === "string" ? Buffer.from(text, "utf8") : text;
     for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
     closeSync(fd);
